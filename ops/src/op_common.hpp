@@ -1,0 +1,79 @@
+// Shared argument checks and dispatch geometry for op implementations (internal to ops/).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+#include "vkml/device.hpp"
+#include "vkml/error.hpp"
+#include "vkml/stream.hpp"
+#include "vkml/tensor.hpp"
+
+namespace vkml::ops::detail {
+
+inline uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
+
+[[noreturn]] inline void fail(const char* op, const std::string& what) {
+    throw Error(ErrorKind::InvalidArgument, std::string(op) + ": " + what);
+}
+
+inline void check_present(const char* op, const Tensor& t, const char* name) {
+    if (!t) fail(op, std::string(name) + " is an empty tensor");
+}
+
+inline void check_dtype(const char* op, const Tensor& t, const char* name,
+                        std::initializer_list<DType> allowed) {
+    check_present(op, t, name);
+    for (DType d : allowed)
+        if (t.dtype() == d) return;
+    std::string list;
+    for (DType d : allowed) list += (list.empty() ? "" : " or ") + std::string(dtype_name(d));
+    fail(op, std::string(name) + " must be " + list + ", got " + t.describe());
+}
+
+inline void check_same_shape(const char* op, const Tensor& a, const char* an, const Tensor& b,
+                             const char* bn) {
+    if (a.shape() != b.shape())
+        fail(op, std::string(an) + " " + a.describe() + " and " + bn + " " + b.describe() +
+                     " must have the same shape");
+}
+
+inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+    if (&a.device() != &b.device()) fail(op, "tensors live on different devices");
+}
+
+inline void check_u32(const char* op, int64_t v, const char* what) {
+    if (v > static_cast<int64_t>(UINT32_MAX)) fail(op, std::string(what) + " = " + std::to_string(v) + " exceeds 2^32-1");
+}
+
+// Spreads `groups` workgroups over x and y within the device's limits; shaders recover the
+// linear index with linear_group_id() (shaders/common/indexing.glsl).
+inline Groups grid_1d(const Device& dev, uint64_t groups) {
+    const uint64_t max_x = dev.caps().max_workgroup_count[0];
+    if (groups <= max_x) return {static_cast<uint32_t>(std::max<uint64_t>(groups, 1)), 1, 1};
+    const uint64_t y = (groups + max_x - 1) / max_x;
+    // x * y may exceed `groups`: shaders bound-check their index.
+    return {static_cast<uint32_t>((groups + y - 1) / y), static_cast<uint32_t>(y), 1};
+}
+
+// The largest number of rows per chunk such that `row_bytes` x rows stays within the device's
+// storage-buffer range and each chunk starts at an aligned offset. Ops that bind tensors larger
+// than maxStorageBufferRange walk them in chunks of this many rows.
+inline int64_t rows_per_binding(const Device& dev, const char* op, uint64_t row_bytes) {
+    const uint64_t range = dev.caps().max_storage_buffer_range;
+    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 1);
+    if (row_bytes > range)
+        fail(op, "one row of " + std::to_string(row_bytes) + " bytes exceeds maxStorageBufferRange " +
+                     std::to_string(range));
+    uint64_t rows = range / row_bytes;
+    // Chunk starts at multiples of rows*row_bytes: make that a multiple of the alignment.
+    uint64_t step = 1;
+    while ((step * row_bytes) % align != 0) ++step;
+    rows = rows / step * step;
+    if (rows == 0) fail(op, "rows of " + std::to_string(row_bytes) + " bytes cannot be bound at aligned offsets within maxStorageBufferRange");
+    return static_cast<int64_t>(rows);
+}
+
+}  // namespace vkml::ops::detail

@@ -1,0 +1,128 @@
+// Devices: enumerate every Vulkan device, open one, read its compute capabilities once.
+//
+// Thread safety: Device is safe to share between threads (kernel lookup, allocation and the
+// pipeline cache are internally locked). A Stream belongs to one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vkml/error.hpp"
+
+typedef struct VkDevice_T* VkDevice;
+typedef struct VkPhysicalDevice_T* VkPhysicalDevice;
+
+namespace vkml {
+
+enum class DeviceType { Other, IntegratedGpu, DiscreteGpu, VirtualGpu, Cpu };
+const char* to_string(DeviceType t);
+
+struct MemoryHeap {
+    uint64_t size = 0;
+    bool device_local = false;
+};
+
+// Everything vkml needs to know about a device, read once when it is enumerated.
+struct Capabilities {
+    std::string name;
+    DeviceType type = DeviceType::Other;
+    uint32_t api_version = 0;  // VK_MAKE_API_VERSION encoding
+    uint32_t vendor_id = 0;
+    uint32_t device_id = 0;
+    uint32_t driver_version = 0;
+    std::string driver_name;
+    std::string driver_info;
+    uint8_t pipeline_cache_uuid[16] = {};
+
+    uint32_t subgroup_size = 1;
+    bool subgroup_basic = false, subgroup_arithmetic = false, subgroup_shuffle = false,
+         subgroup_ballot = false;
+    bool subgroup_size_control = false;
+    uint32_t min_subgroup_size = 1, max_subgroup_size = 1;
+
+    bool fp16_storage = false;     // storageBuffer16BitAccess
+    bool fp16_arithmetic = false;  // shaderFloat16
+    bool int8_storage = false;     // storageBuffer8BitAccess
+    bool int8_arithmetic = false;  // shaderInt8
+    bool int16_arithmetic = false; // shaderInt16
+    bool int64_arithmetic = false; // shaderInt64
+    bool integer_dot_product = false;              // VK_KHR_shader_integer_dot_product present
+    bool integer_dot_product_accelerated = false;  // 4x8-bit packed signed dot is accelerated
+    bool cooperative_matrix = false;               // VK_KHR_cooperative_matrix present
+
+    uint32_t max_shared_memory = 0;
+    uint32_t max_workgroup_invocations = 0;
+    uint32_t max_workgroup_size[3] = {};
+    uint32_t max_workgroup_count[3] = {};
+    uint32_t max_push_constants = 0;
+    uint64_t max_storage_buffer_range = 0;  // after VKML_MAX_BUFFER_RANGE is applied
+    uint64_t device_storage_buffer_range = 0;  // as the driver reports it
+    uint64_t max_allocation_size = 0;
+    uint64_t min_storage_offset_alignment = 0;
+    std::vector<MemoryHeap> heaps;
+    bool unified_memory = false;  // device-local memory is host visible: no staging needed
+    float timestamp_period_ns = 0;  // 0 when the compute queue has no timestamps
+    uint32_t timestamp_valid_bits = 0;
+
+    uint64_t device_local_bytes() const;
+    std::string api_version_string() const;
+};
+
+// What the loader sees; one entry per physical device, in enumeration order.
+const std::vector<Capabilities>& list_devices();
+
+// Picks a device index: `selector` may be an index ("1") or part of a name ("llvmpipe"),
+// case-insensitive. Empty means $VKML_DEVICE, or the best device (discrete > integrated >
+// virtual > CPU). Throws InvalidArgument naming the selector when nothing matches.
+uint32_t select_device(const std::string& selector = "");
+
+class Allocator;
+class Kernel;
+struct KernelKey;
+
+struct DeviceOptions {
+    bool validation = false;  // also on when $VKML_VALIDATION=1
+    bool pipeline_cache = true;  // load/save the on-disk pipeline cache
+};
+
+class Device : public std::enable_shared_from_this<Device> {
+public:
+    // Opens the device chosen by select_device(selector).
+    static std::shared_ptr<Device> open(const std::string& selector = "", DeviceOptions opts = {});
+    static std::shared_ptr<Device> open_index(uint32_t index, DeviceOptions opts = {});
+    ~Device();
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+
+    const Capabilities& caps() const;
+    uint32_t index() const;
+
+    // A compiled pipeline for an embedded kernel with the given specialization constants
+    // (constant_id 0, 1, 2, ...). Built on first use, then cached in memory and on disk.
+    const Kernel& kernel(const std::string& name, const std::vector<uint32_t>& spec = {});
+
+    Allocator& allocator();
+
+    // Number of validation-layer warnings and errors seen on this device's instance.
+    static uint64_t validation_message_count();
+    static std::string last_validation_message();
+
+    // Writes the pipeline cache to disk now (it is also written when the device closes).
+    void save_pipeline_cache();
+    std::string pipeline_cache_path() const;
+
+    // Throws DeviceLost if a previous call lost the device.
+    void check_alive() const;
+
+    struct Impl;
+    Impl& impl() { return *impl_; }
+    const Impl& impl() const { return *impl_; }
+
+private:
+    explicit Device(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vkml
