@@ -1,4 +1,5 @@
 // Opening a logical device, the pipeline cache on disk, and kernels.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -82,6 +83,13 @@ std::shared_ptr<Device> Device::open_index(uint32_t index, DeviceOptions opts) {
     impl->caps = inst->caps[index];
     impl->physical = inst->physical[index];
     impl->use_disk_cache = opts.pipeline_cache && detail::getenv_str("VKML_NO_PIPELINE_CACHE").empty();
+    if (opts.max_buffer_range) {
+        if (opts.max_buffer_range < 4096)
+            throw Error(ErrorKind::InvalidArgument, "max_buffer_range " + std::to_string(opts.max_buffer_range) +
+                                                        " is below 4096 bytes");
+        impl->caps.max_storage_buffer_range =
+            std::min(impl->caps.max_storage_buffer_range, opts.max_buffer_range);
+    }
     const Capabilities& c = impl->caps;
     if (c.api_version < VK_API_VERSION_1_2)
         throw Error(ErrorKind::Unsupported, "device '" + c.name + "' supports Vulkan " +

@@ -83,9 +83,13 @@ class Kernel;
 struct KernelKey;
 
 struct DeviceOptions {
-    bool validation = false;  // also on when $VKML_VALIDATION=1
     bool pipeline_cache = true;  // load/save the on-disk pipeline cache
+    // Lowers maxStorageBufferRange for this device (0 keeps it), like $VKML_MAX_BUFFER_RANGE:
+    // tests use it to prove that ops split large tensors into ranges.
+    uint64_t max_buffer_range = 0;
 };
+// Validation layers are on for the whole process when $VKML_VALIDATION is set (1: with
+// synchronization validation, core: without); read when the first device is listed or opened.
 
 class Device : public std::enable_shared_from_this<Device> {
 public:

@@ -1,0 +1,13 @@
+// Quantized-weight matrix products, called by ops::matmul when the weight is q8_0/q6_k/q4_0.
+#pragma once
+
+#include "vkml/stream.hpp"
+#include "vkml/tensor.hpp"
+
+namespace vkml::ops::detail {
+
+// y[n, m] = x[n, k] * w[m, k]^T with w block-quantized along k. Shapes and dtypes of x and y
+// are checked by the caller (ops::matmul); this checks the quantized layout.
+void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
+
+}  // namespace vkml::ops::detail
