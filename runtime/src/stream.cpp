@@ -50,6 +50,7 @@ struct Stream::Impl {
     VkQueryPool queries = VK_NULL_HANDLE;
     std::vector<std::string> labels;
     std::vector<DispatchTiming> timings;
+    double span_ms = 0;
 
     uint32_t dispatches = 0;
     uint32_t barriers = 0;
@@ -164,10 +165,14 @@ struct Stream::Impl {
                                       ? ~0ull
                                       : (1ull << dev->caps.timestamp_valid_bits) - 1;
             timings.clear();
+            const double ns = dev->caps.timestamp_period_ns;
+            uint64_t last = 0;
             for (size_t i = 0; i < labels.size(); ++i) {
                 const uint64_t t = ((ts[2 * i + 1] - ts[2 * i]) & mask);
-                timings.push_back({labels[i], static_cast<double>(t) * dev->caps.timestamp_period_ns * 1e-6});
+                timings.push_back({labels[i], static_cast<double>(t) * ns * 1e-6});
+                last = std::max<uint64_t>(last, (ts[2 * i + 1] - ts[0]) & mask);
             }
+            span_ms = static_cast<double>(last) * ns * 1e-6;
         }
     }
 };
@@ -370,6 +375,7 @@ void Stream::set_timing(bool on) {
 }
 
 const std::vector<DispatchTiming>& Stream::timings() const { return impl_->timings; }
+double Stream::timed_span_ms() const { return impl_->span_ms; }
 uint32_t Stream::dispatch_count() const { return impl_->dispatches; }
 uint32_t Stream::barrier_count() const { return impl_->barriers; }
 

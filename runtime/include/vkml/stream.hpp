@@ -84,6 +84,9 @@ public:
     // With timing on, each dispatch is bracketed by GPU timestamps; read them after wait().
     void set_timing(bool on);
     const std::vector<DispatchTiming>& timings() const;
+    // GPU time from the first timed dispatch's start to the last one's end, in ms (dispatches
+    // without a barrier between them may overlap, so this is not the sum of timings()).
+    double timed_span_ms() const;
 
     // Counters for tests and profiling of the current/last recording.
     uint32_t dispatch_count() const;
