@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs, only when missing, the Debian packages vkml needs to build, test and benchmark.
+# Run as root (or with sudo available) on Debian 12.
+set -euo pipefail
+
+packages=(cmake ninja-build g++ pkg-config libvulkan-dev glslc glslang-tools spirv-tools libglm-dev
+          libgtest-dev libbenchmark-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all packages present"
+fi
