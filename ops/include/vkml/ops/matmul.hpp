@@ -1,0 +1,21 @@
+// Matrix products with weights: Y = X * W^T (PyTorch Linear / GGUF layout).
+//
+// Records into a Stream and returns at once; the result is ready after Stream::finish().
+#pragma once
+
+#include "vkml/stream.hpp"
+#include "vkml/tensor.hpp"
+
+namespace vkml::ops {
+
+// y[n, m] = x[n, k] * w[m, k]^T.
+//   w: [m, k], f32 or f16 (f16 needs caps().fp16_storage), or a block-quantized type
+//      (q8_0, q6_k, q4_0), which is handed to the quantized kernels.
+//   x: [..., k] f32; leading dimensions are folded into n = x.rows().
+//   y: [..., m] f32 with y.rows() == n (any shape whose last dim is m).
+// n <= 8 runs a matrix-vector kernel that reads W once (decode); larger n a tiled kernel.
+// Tensors over the device's maxStorageBufferRange are split into row ranges.
+// Throws InvalidArgument for mismatched shapes or types, Unsupported for a missing feature.
+void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
+
+}  // namespace vkml::ops

@@ -1,0 +1,177 @@
+// ops::matmul: checks, kernel choice (matrix-vector for n <= 8, tiled otherwise), tile sizes
+// from the device's capabilities, and the split of tensors larger than one storage binding.
+#include "vkml/ops/matmul.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "matmul_quant.hpp"
+#include "op_common.hpp"
+#include "vkml/kernel.hpp"
+
+namespace vkml::ops {
+
+using namespace detail;
+
+namespace {
+
+constexpr const char* kOp = "matmul";
+constexpr int64_t kGemvMaxRows = 8;  // n up to this runs the matrix-vector kernel
+
+// Mirrors `Params` in shaders/gemv.comp and shaders/matmul.comp. Offsets are in elements from
+// the start of each binding, which may begin below the data (bindings start aligned).
+struct MatmulParams {
+    uint32_t m, n, k;
+    uint32_t w_off, x_off, y_off;
+    uint32_t ldy;
+};
+static_assert(sizeof(MatmulParams) <= 128);
+
+// A kernel and how many rows of W (along m) and of X (along n) one workgroup covers.
+struct Plan {
+    const Kernel* kernel = nullptr;
+    uint32_t group_m = 1, group_n = 1;
+    bool gemv = false;
+};
+
+uint32_t pow2_floor(uint32_t v) {
+    uint32_t p = 1;
+    while (p * 2 <= v) p *= 2;
+    return p;
+}
+
+Plan plan_gemv(Device& dev, bool f16, int64_t n) {
+    const Capabilities& c = dev.caps();
+    const uint32_t wg = pow2_floor(std::min<uint32_t>(128, c.max_workgroup_invocations));
+    // One accumulator per X row: a single-row build for n == 1 (the common decode case), a
+    // guarded 8-row build for the rest, so at most two pipelines per weight type.
+    const uint32_t nc = n == 1 ? 1 : static_cast<uint32_t>(kGemvMaxRows);
+    std::string name = f16 ? "gemv_f16" : "gemv_f32";
+    uint32_t rows;
+    if (c.subgroup_basic && c.subgroup_arithmetic) {
+        // One subgroup per row; the shader loops if the real subgroup size differs.
+        name += "_subgroup";
+        rows = std::max<uint32_t>(1, wg / std::max<uint32_t>(c.subgroup_size, 1));
+    } else {
+        // Shared-memory tree reduction over wg / rows threads per row (a power of two).
+        rows = std::min<uint32_t>(4, wg);
+    }
+    Plan p;
+    p.kernel = &dev.kernel(name, {wg, rows, nc});
+    p.group_m = rows;
+    p.group_n = nc;
+    p.gemv = true;
+    return p;
+}
+
+Plan plan_tiled(Device& dev, bool f16) {
+    const Capabilities& c = dev.caps();
+    struct Tiles { uint32_t bm, bn, bk, tm, tn; };
+    // Largest tiling whose workgroup and padded shared tiles fit the device.
+    const Tiles options[] = {{64, 64, 16, 4, 4}, {32, 32, 16, 4, 4}, {16, 16, 8, 2, 2}};
+    const Tiles* t = &options[2];
+    for (const Tiles& o : options) {
+        const uint32_t threads = (o.bm / o.tm) * (o.bn / o.tn);
+        const uint32_t shared = o.bk * (o.bm + 1 + o.bn + 1) * 4;
+        if (threads <= c.max_workgroup_invocations && threads <= c.max_workgroup_size[0] &&
+            shared <= c.max_shared_memory) {
+            t = &o;
+            break;
+        }
+    }
+    const uint32_t threads = (t->bm / t->tm) * (t->bn / t->tn);
+    Plan p;
+    p.kernel = &dev.kernel(f16 ? "matmul_f16" : "matmul_f32", {threads, t->bm, t->bn, t->bk, t->tm, t->tn});
+    p.group_m = t->bm;
+    p.group_n = t->bn;
+    return p;
+}
+
+// Binds bytes [begin, begin + bytes) of t (counted from t's start) from the aligned offset at or
+// below it; returns the binding and the element offset of `begin` inside it.
+std::pair<Binding, uint32_t> bind_range(const Device& dev, const Tensor& t, uint64_t begin,
+                                        uint64_t bytes, uint64_t elem_bytes, Access access) {
+    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 1);
+    const uint64_t at = t.offset() + begin;
+    const uint64_t start = at / align * align;
+    return {Binding{t.buffer().get(), start, at + bytes - start, access},
+            static_cast<uint32_t>((at - start) / elem_bytes)};
+}
+
+}  // namespace
+
+void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
+    check_present(kOp, w, "w");
+    check_dtype(kOp, x, "x", {DType::f32});
+    check_dtype(kOp, y, "y", {DType::f32});
+    if (!is_quantized(w.dtype())) check_dtype(kOp, w, "w", {DType::f32, DType::f16});
+    if (w.rank() != 2) fail(kOp, "w " + w.describe() + " must be [m, k]");
+    check_same_device(kOp, w, x);
+    check_same_device(kOp, w, y);
+    const int64_t m = w.dim(0), k = w.dim(1), n = x.rows();
+    if (x.cols() != k)
+        fail(kOp, "x " + x.describe() + " has k = " + std::to_string(x.cols()) + " but w " +
+                      w.describe() + " has k = " + std::to_string(k));
+    if (y.cols() != m || y.rows() != n)
+        fail(kOp, "y " + y.describe() + " must hold [" + std::to_string(n) + ", " + std::to_string(m) +
+                      "] for x " + x.describe() + " and w " + w.describe());
+    if (is_quantized(w.dtype())) {
+        detail::matmul_quantized(s, w, x, y);
+        return;
+    }
+    if (n == 0 || m == 0) return;
+    if (k == 0) {
+        s.fill_zero(y);
+        return;
+    }
+    Device& dev = s.device();
+    const Capabilities& caps = dev.caps();
+    const bool f16 = w.dtype() == DType::f16;
+    if (f16 && !caps.fp16_storage)
+        throw Error(ErrorKind::Unsupported, std::string(kOp) + ": device '" + caps.name +
+                                                "' lacks storageBuffer16BitAccess for f16 weights " +
+                                                w.describe());
+    check_u32(kOp, m, "m");
+    check_u32(kOp, k, "k");
+
+    const Plan plan = n <= kGemvMaxRows ? plan_gemv(dev, f16, n) : plan_tiled(dev, f16);
+    const uint64_t wb = f16 ? 2 : 4;
+
+    // Split so each binding fits maxStorageBufferRange, keeping room for the alignment slack of
+    // bindings that start below their data, and each grid fits maxComputeWorkGroupCount.
+    const uint64_t align = std::max<uint64_t>(caps.min_storage_offset_alignment, 1);
+    const uint64_t range = caps.max_storage_buffer_range;
+    const uint64_t cap = range > align ? range - align : 0;
+    const uint64_t um = static_cast<uint64_t>(m), un = static_cast<uint64_t>(n), uk = static_cast<uint64_t>(k);
+    // The matrix-vector grid is spread over x and y (grid_1d), the tiled one uses x for m.
+    const uint64_t max_m = plan.gemv ? um : static_cast<uint64_t>(caps.max_workgroup_count[0]) * plan.group_m;
+    const uint64_t mc = std::min({um, cap / (uk * wb), cap / 4, max_m});
+    if (mc == 0)
+        fail(kOp, "one row of w " + w.describe() + " (" + std::to_string(uk * wb) +
+                      " bytes) exceeds maxStorageBufferRange " + std::to_string(range));
+    const uint64_t max_n = plan.gemv ? plan.group_n
+                                     : static_cast<uint64_t>(caps.max_workgroup_count[1]) * plan.group_n;
+    // A chunk of nc rows of Y spans (nc - 1) * m + mc elements of its binding.
+    const uint64_t nc = std::min({un, cap / (uk * 4), 1 + (cap / 4 - mc) / um, max_n});
+    if (cap / (uk * 4) == 0)
+        fail(kOp, "one row of x " + x.describe() + " exceeds maxStorageBufferRange " + std::to_string(range));
+
+    for (uint64_t n0 = 0; n0 < un; n0 += nc) {
+        const uint64_t nn = std::min(nc, un - n0);
+        const auto [xb, x_off] = bind_range(dev, x, n0 * uk * 4, nn * uk * 4, 4, Access::Read);
+        for (uint64_t m0 = 0; m0 < um; m0 += mc) {
+            const uint64_t mm = std::min(mc, um - m0);
+            const auto [wbind, w_off] = bind_range(dev, w, m0 * uk * wb, mm * uk * wb, wb, Access::Read);
+            const auto [yb, y_off] =
+                bind_range(dev, y, (n0 * um + m0) * 4, ((nn - 1) * um + mm) * 4, 4, Access::Write);
+            const MatmulParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn),
+                                 static_cast<uint32_t>(k), w_off, x_off, y_off, static_cast<uint32_t>(m)};
+            const Groups groups = plan.gemv ? grid_1d(dev, ceil_div(mm, plan.group_m))
+                                            : Groups{ceil_div(mm, plan.group_m), ceil_div(nn, plan.group_n), 1};
+            const Binding bindings[] = {wbind, xb, yb};
+            s.dispatch_raw(*plan.kernel, bindings, 3, &p, sizeof(p), groups, plan.gemv ? "gemv" : "matmul");
+        }
+    }
+}
+
+}  // namespace vkml::ops
