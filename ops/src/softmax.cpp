@@ -1,0 +1,73 @@
+#include "vkml/ops/softmax.hpp"
+
+#include "row_reduce.hpp"
+
+namespace vkml::ops {
+
+using namespace detail;
+
+namespace {
+
+struct SoftmaxParams {
+    uint32_t rows, cols, row_base, q_dim, mode, causal, offset;
+    float scale;
+};
+static_assert(sizeof(SoftmaxParams) <= 128);
+
+enum Mode : uint32_t { kSoftmax = 0, kLogSoftmax = 1, kEntropy = 2 };
+
+void run(Stream& s, const char* name, const Tensor& x, const Tensor& y, Mode mode,
+         const SoftmaxOptions& o) {
+    check_dtype(name, x, "x", {DType::f32});
+    check_dtype(name, y, "y", {DType::f32});
+    check_same_device(name, x, y);
+    if (x.numel() == 0) fail(name, "x " + x.describe() + " is empty");
+    const int64_t rows = x.rows(), cols = x.cols();
+    if (mode == kEntropy) {
+        if (y.numel() != rows)
+            fail(name, "h " + y.describe() + " must hold one value per row of x " + x.describe() +
+                           " (" + std::to_string(rows) + ")");
+    } else {
+        check_same_shape(name, x, "x", y, "y");
+    }
+    check_u32(name, rows, "row count");
+    check_u32(name, cols, "column count");
+    if (o.causal && o.causal_offset < 0)
+        fail(name, "causal_offset " + std::to_string(o.causal_offset) +
+                       " is negative: every column of query row 0 of x " + x.describe() +
+                       " would be masked");
+    const int64_t q_dim = x.rank() >= 2 ? x.dim(-2) : 1;
+    // i + offset + 1 must not wrap in 32 bits; beyond cols the mask changes nothing.
+    const uint32_t offset = static_cast<uint32_t>(std::min<int64_t>(o.causal ? o.causal_offset : 0, cols));
+
+    Device& dev = s.device();
+    const uint32_t wg = row_workgroup_size(dev);
+    const Kernel& k = dev.kernel(reduce_variant(dev, "softmax"), {wg});
+    const Tensor x2 = x.reshape({rows, cols});
+    const Tensor y2 = mode == kEntropy ? y.reshape({rows, 1}) : y.reshape({rows, cols});
+    const uint64_t y_row_bytes = mode == kEntropy ? 4 : 4 * static_cast<uint64_t>(cols);
+    for_each_row_chunk(dev, name, rows, {4 * static_cast<uint64_t>(cols), y_row_bytes},
+                       [&](int64_t first, int64_t count) {
+        const SoftmaxParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols),
+                              static_cast<uint32_t>(first % q_dim),  // only (row % q_dim) matters
+                              static_cast<uint32_t>(q_dim), mode, o.causal ? 1u : 0u, offset, o.scale};
+        s.dispatch(k, {in(x2.row_slice(first, count)), out(y2.row_slice(first, count))}, p,
+                   grid_1d(dev, static_cast<uint64_t>(count)), name);
+    });
+}
+
+}  // namespace
+
+void softmax(Stream& s, const Tensor& x, const Tensor& y, SoftmaxOptions opts) {
+    run(s, "softmax", x, y, kSoftmax, opts);
+}
+
+void log_softmax(Stream& s, const Tensor& x, const Tensor& y, SoftmaxOptions opts) {
+    run(s, "log_softmax", x, y, kLogSoftmax, opts);
+}
+
+void entropy(Stream& s, const Tensor& x, const Tensor& h, float scale) {
+    run(s, "entropy", x, h, kEntropy, SoftmaxOptions{.scale = scale});
+}
+
+}  // namespace vkml::ops

@@ -1,0 +1,97 @@
+#version 450
+// Row-wise argmax and top-k over the last dimension of an f32 tensor, one workgroup per row.
+//
+// Elements are ranked by a total order: value descending (NaN above +inf, -0 equal to +0), then
+// index ascending. Top-k selects the k best by repeated workgroup argmax with exclusion: each
+// invocation keeps the M best not-yet-taken elements of its strided slice of the row, the
+// workgroup picks the best of the invocations' heads, and only the invocation that owned the
+// winner advances, rescanning its slice (for elements after the winner in the order) once its
+// list runs out. Each step therefore costs one workgroup reduction, not a pass over the row.
+//!variant argmax_sg -DVKML_SUBGROUP=1 -DARGMAX=1
+//!variant argmax_shared -DARGMAX=1
+//!variant top_k_sg -DVKML_SUBGROUP=1
+//!variant top_k_shared
+#extension GL_GOOGLE_include_directive : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 256;
+
+#include "reduce.glsl"
+#include "indexing.glsl"
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+#ifdef ARGMAX
+#define M 1u
+layout(std430, binding = 1) writeonly buffer I { uint out_idx[]; };  // [rows]
+#else
+#define M 4u
+layout(std430, binding = 1) writeonly buffer V { float out_val[]; };  // [rows, k]
+layout(std430, binding = 2) writeonly buffer I { uint out_idx[]; };   // [rows, k]
+#endif
+
+layout(push_constant) uniform Params {
+    uint rows;
+    uint cols;
+    uint k;
+} p;
+
+// Monotone map of the value order onto unsigned integers. 0 is never produced (-inf maps to
+// 0x007FFFFF), so it marks "no candidate".
+uint order_key(float v) {
+    uint b = floatBitsToUint(v);
+    if ((b & 0x7FFFFFFFu) > 0x7F800000u) return 0xFFFFFFFFu;  // any NaN: above +inf
+    if (b == 0x80000000u) b = 0u;                              // -0 ranks as +0
+    return (b & 0x80000000u) != 0u ? ~b : (b | 0x80000000u);
+}
+
+uint lk[M];
+uint li[M];
+uint cnt = 0u;
+uint head = 0u;
+
+// Refills this invocation's list with the M best elements of its slice that come strictly
+// after (tk, ti) in the order (all of them when !bounded), best first.
+void rescan(uint base, bool bounded, uint tk, uint ti) {
+    cnt = 0u;
+    head = 0u;
+    for (uint j = gl_LocalInvocationID.x; j < p.cols; j += WG) {
+        const uint key = order_key(x[base + j]);
+        if (bounded && !(key < tk || (key == tk && j > ti))) continue;
+        // j ascends, so an equal key already kept has the lower index and stays ahead.
+        if (cnt == M && key <= lk[M - 1u]) continue;
+        uint pos = min(cnt, M - 1u);
+        if (cnt < M) ++cnt;
+        while (pos > 0u && key > lk[pos - 1u]) {
+            lk[pos] = lk[pos - 1u];
+            li[pos] = li[pos - 1u];
+            --pos;
+        }
+        lk[pos] = key;
+        li[pos] = j;
+    }
+}
+
+void main() {
+    const uint row = linear_group_id();
+    if (row >= p.rows) return;  // uniform across the workgroup
+    const uint base = row * p.cols;
+
+    rescan(base, false, 0u, 0u);
+    for (uint t = 0u; t < p.k; ++t) {
+        uint key = head < cnt ? lk[head] : 0u;
+        uint idx = head < cnt ? li[head] : 0xFFFFFFFFu;
+        wg_best(key, idx);
+        if (gl_LocalInvocationID.x == 0u) {
+#ifdef ARGMAX
+            out_idx[row] = idx;
+#else
+            out_val[row * p.k + t] = x[base + idx];
+            out_idx[row * p.k + t] = idx;
+#endif
+        }
+        if (head < cnt && li[head] == idx) {
+            ++head;
+            if (head == cnt && cnt == M) rescan(base, true, key, idx);
+        }
+    }
+}
