@@ -28,7 +28,8 @@ std::string case_name(const Case& c, DType t) {
 }
 
 // Runs one product on `dev` and compares with the reference (on the f16-rounded weights for f16).
-void check_case(Device& dev, Stream& s, const Case& c, DType t, uint32_t seed) {
+void check_case(Device& dev, Stream& s, const Case& c, DType t, uint32_t seed,
+                ops::MatmulKernel kernel = ops::MatmulKernel::Auto) {
     SCOPED_TRACE(case_name(c, t));
     auto ws = random_floats(static_cast<size_t>(c.m * c.k), seed);
     const auto xs = random_floats(static_cast<size_t>(c.n * c.k), seed + 1);
@@ -36,7 +37,7 @@ void check_case(Device& dev, Stream& s, const Case& c, DType t, uint32_t seed) {
     Tensor w = Tensor::from_floats(dev, t, {c.m, c.k}, ws);
     Tensor x = Tensor::from_floats(dev, DType::f32, {c.n, c.k}, xs);
     Tensor y = Tensor::empty(dev, DType::f32, {c.n, c.m});
-    ops::matmul(s, w, x, y);
+    ops::matmul(s, w, x, y, {.kernel = kernel});
     s.finish();
     EXPECT_NMSE_LE(reference::matmul(ws, xs, c.m, c.n, c.k), y.to_floats(), 5e-4);
 }
@@ -49,6 +50,25 @@ TEST_F(Matmul, MatchesReferenceOnRoundAndOddShapes) {
         for (DType t : {DType::f32, DType::f16}) {
             if (t == DType::f16 && !dev->caps().fp16_storage) continue;
             for (const Case& c : kCases) check_case(*dev, s, c, t, seed += 2);
+        }
+    }
+}
+
+TEST_F(Matmul, EveryKernelPathOnAnyDevice) {
+    // The shared-memory reduction (for devices without subgroup arithmetic), the matrix-vector
+    // kernel over n > 8 (chunks of 8 rows of x) and the tiled kernel on few rows.
+    using ops::MatmulKernel;
+    const Case gemv_cases[] = {{33, 1, 256}, {4097, 1, 33}, {64, 8, 1000}, {7, 3, 31}, {1, 2, 7}};
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        uint32_t seed = 200;
+        for (DType t : {DType::f32, DType::f16}) {
+            if (t == DType::f16 && !dev->caps().fp16_storage) continue;
+            for (const Case& c : gemv_cases) check_case(*dev, s, c, t, seed += 2, MatmulKernel::GemvShared);
+            check_case(*dev, s, {33, 17, 256}, t, seed += 2, MatmulKernel::Gemv);
+            check_case(*dev, s, {65, 1, 33}, t, seed += 2, MatmulKernel::Tiled);
+            check_case(*dev, s, {4097, 3, 32}, t, seed += 2, MatmulKernel::Tiled);
         }
     }
 }

@@ -40,7 +40,7 @@ uint32_t pow2_floor(uint32_t v) {
     return p;
 }
 
-Plan plan_gemv(Device& dev, bool f16, int64_t n) {
+Plan plan_gemv(Device& dev, bool f16, int64_t n, bool allow_subgroup) {
     const Capabilities& c = dev.caps();
     const uint32_t wg = pow2_floor(std::min<uint32_t>(128, c.max_workgroup_invocations));
     // One accumulator per X row: a single-row build for n == 1 (the common decode case), a
@@ -48,7 +48,7 @@ Plan plan_gemv(Device& dev, bool f16, int64_t n) {
     const uint32_t nc = n == 1 ? 1 : static_cast<uint32_t>(kGemvMaxRows);
     std::string name = f16 ? "gemv_f16" : "gemv_f32";
     uint32_t rows;
-    if (c.subgroup_basic && c.subgroup_arithmetic) {
+    if (allow_subgroup && c.subgroup_basic && c.subgroup_arithmetic) {
         // One subgroup per row; the shader loops if the real subgroup size differs.
         name += "_subgroup";
         rows = std::max<uint32_t>(1, wg / std::max<uint32_t>(c.subgroup_size, 1));
@@ -100,7 +100,9 @@ std::pair<Binding, uint32_t> bind_range(const Device& dev, const Tensor& t, uint
 
 }  // namespace
 
-void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
+void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) { matmul(s, w, x, y, {}); }
+
+void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const MatmulOptions& opts) {
     check_present(kOp, w, "w");
     check_dtype(kOp, x, "x", {DType::f32});
     check_dtype(kOp, y, "y", {DType::f32});
@@ -134,7 +136,11 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     check_u32(kOp, m, "m");
     check_u32(kOp, k, "k");
 
-    const Plan plan = n <= kGemvMaxRows ? plan_gemv(dev, f16, n) : plan_tiled(dev, f16);
+    MatmulKernel choice = opts.kernel;
+    if (choice == MatmulKernel::Auto) choice = n <= kGemvMaxRows ? MatmulKernel::Gemv : MatmulKernel::Tiled;
+    const Plan plan = choice == MatmulKernel::Tiled
+                          ? plan_tiled(dev, f16)
+                          : plan_gemv(dev, f16, n, choice == MatmulKernel::Gemv);
     const uint64_t wb = f16 ? 2 : 4;
 
     // Split so each binding fits maxStorageBufferRange, keeping room for the alignment slack of

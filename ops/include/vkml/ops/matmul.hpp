@@ -18,4 +18,17 @@ namespace vkml::ops {
 // Throws InvalidArgument for mismatched shapes or types, Unsupported for a missing feature.
 void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
 
+// Which kernel runs (f32/f16 weights). Auto is the right choice for users; the others let tests
+// and benchmarks reach every path on any device.
+enum class MatmulKernel {
+    Auto,        // matrix-vector for n <= 8, tiled otherwise
+    Gemv,        // matrix-vector for any n (in chunks of 8 rows of x), subgroup reduction if able
+    GemvShared,  // matrix-vector with the shared-memory reduction (for devices without subgroups)
+    Tiled,       // the tiled kernel for any n
+};
+struct MatmulOptions {
+    MatmulKernel kernel = MatmulKernel::Auto;
+};
+void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const MatmulOptions& opts);
+
 }  // namespace vkml::ops
