@@ -14,7 +14,7 @@ struct Case {
 };
 
 // n <= 8 takes the matrix-vector kernel (one pipeline for n == 1, one for 2..8), n > 8 the
-// tiled one: three pipelines per weight type in all.
+// tiled one (on GPUs): three pipelines per weight type in all.
 const Case kCases[] = {
     {1, 1, 1},     {7, 1, 7},     {33, 1, 256},  {64, 1, 1000}, {4097, 1, 33},
     {7, 2, 31},    {33, 3, 32},   {64, 8, 1000}, {4097, 8, 7},  {33, 2, 33},
@@ -49,7 +49,11 @@ TEST_F(Matmul, MatchesReferenceOnRoundAndOddShapes) {
         uint32_t seed = 1;
         for (DType t : {DType::f32, DType::f16}) {
             if (t == DType::f16 && !dev->caps().fp16_storage) continue;
-            for (const Case& c : kCases) check_case(*dev, s, c, t, seed += 2);
+            // Auto (what users get) and the tiled kernel forced, which CPU devices skip in Auto.
+            for (const Case& c : kCases) {
+                check_case(*dev, s, c, t, seed += 2);
+                check_case(*dev, s, c, t, seed += 2, ops::MatmulKernel::Tiled);
+            }
         }
     }
 }
@@ -92,21 +96,25 @@ TEST_F(Matmul, LeadingBatchDimsFoldIntoRows) {
 TEST_F(Matmul, UnalignedTensorViews) {
     // Row slices start at offsets that are not multiples of the binding alignment (k odd): the
     // op binds from the aligned offset below and passes element offsets.
+    const int64_t m = 33, k = 7;
     for (const auto& dev : devices()) {
         Stream s(*dev);
-        const int64_t m = 33, k = 7;
-        for (int64_t n : {int64_t{1}, int64_t{17}}) {
-            SCOPED_TRACE(n);
-            const auto all_w = random_floats((m + 3) * k, 5), all_x = random_floats((n + 1) * k, 6);
-            Tensor wall = Tensor::from_floats(*dev, DType::f32, {m + 3, k}, all_w);
-            Tensor xall = Tensor::from_floats(*dev, DType::f32, {n + 1, k}, all_x);
-            Tensor yall = Tensor::empty(*dev, DType::f32, {n + 1, m});
-            ops::matmul(s, wall.row_slice(3, m), xall.row_slice(1, n), yall.row_slice(1, n));
-            s.finish();
-            const std::vector<float> ws(all_w.begin() + 3 * k, all_w.end()), xs(all_x.begin() + k, all_x.end());
-            const auto got = yall.to_floats();
-            EXPECT_NMSE_LE(reference::matmul(ws, xs, m, n, k), std::vector<float>(got.begin() + m, got.end()), 5e-4);
-        }
+        for (int64_t n : {int64_t{1}, int64_t{17}})
+            for (auto kernel : {ops::MatmulKernel::Auto, ops::MatmulKernel::Tiled}) {
+                SCOPED_TRACE(n);
+                const auto all_w = random_floats((m + 3) * k, 5), all_x = random_floats((n + 1) * k, 6);
+                Tensor wall = Tensor::from_floats(*dev, DType::f32, {m + 3, k}, all_w);
+                Tensor xall = Tensor::from_floats(*dev, DType::f32, {n + 1, k}, all_x);
+                Tensor yall = Tensor::empty(*dev, DType::f32, {n + 1, m});
+                ops::matmul(s, wall.row_slice(3, m), xall.row_slice(1, n), yall.row_slice(1, n),
+                            {.kernel = kernel});
+                s.finish();
+                const std::vector<float> ws(all_w.begin() + 3 * k, all_w.end());
+                const std::vector<float> xs(all_x.begin() + k, all_x.end());
+                const auto got = yall.to_floats();
+                EXPECT_NMSE_LE(reference::matmul(ws, xs, m, n, k),
+                               std::vector<float>(got.begin() + m, got.end()), 5e-4);
+            }
     }
 }
 
@@ -118,15 +126,19 @@ TEST_F(Matmul, SplitsTensorsOverTheBufferRange) {
         // W of 6 MB (f32) / 3 MB (f16): split by rows of W, Y written by column ranges.
         check_case(*dev, s, {1500, 1, 1000}, DType::f32, 100);
         check_case(*dev, s, {1500, 17, 1000}, DType::f32, 110);
+        check_case(*dev, s, {1500, 17, 1000}, DType::f32, 115, ops::MatmulKernel::Tiled);
         if (dev->caps().fp16_storage) {
             check_case(*dev, s, {1500, 3, 1000}, DType::f16, 120);
             check_case(*dev, s, {1500, 17, 1000}, DType::f16, 130);
+            check_case(*dev, s, {1500, 17, 1000}, DType::f16, 135, ops::MatmulKernel::Tiled);
         }
         // One row of Y (1.2 MB) over the range: Y split by columns within a row.
         check_case(*dev, s, {300001, 3, 1}, DType::f32, 140);
         // Y (2.5 MB) and X (1.2 MB) over the range: split along n too.
         check_case(*dev, s, {70001, 9, 2}, DType::f32, 150);
+        check_case(*dev, s, {70001, 9, 2}, DType::f32, 155, ops::MatmulKernel::Tiled);
         check_case(*dev, s, {33, 301, 1000}, DType::f32, 160);
+        check_case(*dev, s, {33, 301, 1000}, DType::f32, 165, ops::MatmulKernel::Tiled);
     }
 }
 

@@ -137,7 +137,10 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
     check_u32(kOp, k, "k");
 
     MatmulKernel choice = opts.kernel;
-    if (choice == MatmulKernel::Auto) choice = n <= kGemvMaxRows ? MatmulKernel::Gemv : MatmulKernel::Tiled;
+    // CPU devices (lavapipe, SwiftShader) run the matrix-vector kernel for every n: their shared
+    // memory and barriers are emulated, and the tiled kernel measured 2-5x slower there.
+    if (choice == MatmulKernel::Auto)
+        choice = n <= kGemvMaxRows || caps.type == DeviceType::Cpu ? MatmulKernel::Gemv : MatmulKernel::Tiled;
     const Plan plan = choice == MatmulKernel::Tiled
                           ? plan_tiled(dev, f16)
                           : plan_gemv(dev, f16, n, choice == MatmulKernel::Gemv);

@@ -1,0 +1,45 @@
+// Matrix products: the matrix-vector kernel is memory-bound (GB/s of W and copy_frac are the
+// figures of merit), the tiled kernel compute-bound (GFLOP/s and fma_frac).
+#include "bench_common.hpp"
+#include "vkml/ops/matmul.hpp"
+
+namespace vkml::bench {
+namespace {
+
+// Registers y[n, m] = x[n, k] * w[m, k]^T with the given weight type and kernel.
+void register_matmul(const std::string& name, DType wt, int64_t m, int64_t n, int64_t k,
+                     ops::MatmulKernel kernel) {
+    register_gpu(name, [=](Device& dev) {
+        std::vector<float> ws(static_cast<size_t>(m * k), 0.01f), xs(static_cast<size_t>(n * k), 0.5f);
+        Tensor w = Tensor::from_floats(dev, wt, {m, k}, ws);
+        Tensor x = Tensor::from_floats(dev, DType::f32, {n, k}, xs, Pool::Activations);
+        Tensor y = Tensor::empty(dev, DType::f32, {n, m});
+        GpuCase c;
+        c.record = [=](Stream& s) { ops::matmul(s, w, x, y, {.kernel = kernel}); };
+        c.bytes = static_cast<double>(w.bytes() + x.bytes() + y.bytes());
+        c.flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+        return c;
+    });
+}
+
+const bool registered = [] {
+    using ops::MatmulKernel;
+    // Decode-time projections: m x k = 4096 x 4096 (attention) and 4096 x 14336 (MLP down).
+    for (DType t : {DType::f16, DType::f32}) {
+        const std::string ts(dtype_name(t));
+        for (int64_t k : {int64_t{4096}, int64_t{14336}}) {
+            const std::string shape = "4096x" + std::to_string(k);
+            register_matmul("gemv/" + ts + "/" + shape + "/auto", t, 4096, 1, k, MatmulKernel::Auto);
+            register_matmul("gemv/" + ts + "/" + shape + "/shared", t, 4096, 1, k, MatmulKernel::GemvShared);
+        }
+    }
+    // Prefill: n x m x k = 512 x 4096 x 4096. "auto" is what ops::matmul picks for the device
+    // (tiled on GPUs, the matrix-vector kernel over 8-row chunks on CPU devices).
+    register_matmul("matmul/f16/512x4096x4096/auto", DType::f16, 4096, 512, 4096, MatmulKernel::Auto);
+    register_matmul("matmul/f16/512x4096x4096/tiled", DType::f16, 4096, 512, 4096, MatmulKernel::Tiled);
+    register_matmul("matmul/f32/512x4096x4096/tiled", DType::f32, 4096, 512, 4096, MatmulKernel::Tiled);
+    return true;
+}();
+
+}  // namespace
+}  // namespace vkml::bench
