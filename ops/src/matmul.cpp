@@ -68,11 +68,12 @@ Plan plan_tiled(Device& dev, bool f16) {
     const Capabilities& c = dev.caps();
     struct Tiles { uint32_t bm, bn, bk, tm, tn; };
     // Largest tiling whose workgroup and padded shared tiles fit the device.
-    const Tiles options[] = {{64, 64, 16, 4, 4}, {32, 32, 16, 4, 4}, {16, 16, 8, 2, 2}};
+    // (shaders/matmul.comp needs TM, TN and BK multiples of 4.)
+    const Tiles options[] = {{64, 64, 16, 4, 4}, {32, 32, 16, 4, 4}, {16, 16, 16, 4, 4}};
     const Tiles* t = &options[2];
     for (const Tiles& o : options) {
         const uint32_t threads = (o.bm / o.tm) * (o.bn / o.tn);
-        const uint32_t shared = o.bk * (o.bm + 1 + o.bn + 1) * 4;
+        const uint32_t shared = o.bk * (o.bm + 4 + o.bn + 4) * 4;
         if (threads <= c.max_workgroup_invocations && threads <= c.max_workgroup_size[0] &&
             shared <= c.max_shared_memory) {
             t = &o;
