@@ -54,6 +54,17 @@ Tensor Tensor::empty(Device& device, DType dtype, Shape shape, Pool pool) {
     return Tensor(std::move(buf), 0, dtype, std::move(shape));
 }
 
+Tensor Tensor::view_of(std::shared_ptr<Buffer> buffer, uint64_t offset, DType dtype, Shape shape) {
+    check_shape(dtype, shape);
+    if (!buffer || !*buffer) throw Error(ErrorKind::InvalidArgument, "view_of an empty buffer");
+    Tensor t(std::move(buffer), offset, dtype, std::move(shape));
+    if (t.offset_ + t.bytes_ > t.buffer_->size() || t.offset_ + t.bytes_ < t.offset_)
+        throw Error(ErrorKind::InvalidArgument, t.describe() + " at offset " + std::to_string(offset) +
+                                                    " does not fit its " + std::to_string(t.buffer_->size()) +
+                                                    "-byte buffer");
+    return t;
+}
+
 Tensor Tensor::from_host(Device& device, DType dtype, Shape shape, const void* data, uint64_t bytes,
                          Pool pool) {
     Tensor t = empty(device, dtype, std::move(shape), pool);

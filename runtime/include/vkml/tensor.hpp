@@ -32,6 +32,9 @@ public:
     static Tensor from_floats(Device& device, DType dtype, Shape shape,
                               const std::vector<float>& values, Pool pool = Pool::Weights);
 
+    // A tensor over bytes [offset, offset + size) of an existing buffer (planners and loaders).
+    static Tensor view_of(std::shared_ptr<Buffer> buffer, uint64_t offset, DType dtype, Shape shape);
+
     explicit operator bool() const { return buffer_ != nullptr; }
     DType dtype() const { return dtype_; }
     const Shape& shape() const { return shape_; }

@@ -8,3 +8,4 @@
 #include "vkml/kernel.hpp"
 #include "vkml/stream.hpp"
 #include "vkml/tensor.hpp"
+#include "vkml/graph.hpp"
