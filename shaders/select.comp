@@ -12,6 +12,7 @@
 //!variant top_k_sg -DVKML_SUBGROUP=1
 //!variant top_k_shared
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
@@ -26,13 +27,15 @@ layout(std430, binding = 1) writeonly buffer I { uint out_idx[]; };  // [rows]
 #else
 #define M 4u
 layout(std430, binding = 1) writeonly buffer V { float out_val[]; };  // [rows, k]
-layout(std430, binding = 2) writeonly buffer I { uint out_idx[]; };   // [rows, k]
+layout(std430, binding = 2) buffer I { uint out_idx[]; };  // [rows, k]; read to resume a split
 #endif
 
 layout(push_constant) uniform Params {
     uint rows;
     uint cols;
     uint k;
+    uint t_begin;  // this dispatch finds ranks [t_begin, t_end); a split (for llvmpipe's loop
+    uint t_end;    // limit) resumes after rank t_begin - 1, written by the previous dispatch
 } p;
 
 // Monotone map of the value order onto unsigned integers. 0 is never produced (-inf maps to
@@ -52,22 +55,29 @@ uint head = 0u;
 // Refills this invocation's list with the M best elements of its slice that come strictly
 // after (tk, ti) in the order (all of them when !bounded), best first.
 void rescan(uint base, bool bounded, uint tk, uint ti) {
+    [[unroll]] for (uint q = 0u; q < M; ++q) {
+        lk[q] = 0u;  // "none": below every real key
+        li[q] = 0xFFFFFFFFu;
+    }
     cnt = 0u;
     head = 0u;
     for (uint j = gl_LocalInvocationID.x; j < p.cols; j += WG) {
-        const uint key = order_key(x[base + j]);
+        uint key = order_key(x[base + j]);
         if (bounded && !(key < tk || (key == tk && j > ti))) continue;
-        // j ascends, so an equal key already kept has the lower index and stays ahead.
-        if (cnt == M && key <= lk[M - 1u]) continue;
-        uint pos = min(cnt, M - 1u);
-        if (cnt < M) ++cnt;
-        while (pos > 0u && key > lk[pos - 1u]) {
-            lk[pos] = lk[pos - 1u];
-            li[pos] = li[pos - 1u];
-            --pos;
+        if (key <= lk[M - 1u]) continue;  // an equal key kept earlier has the lower index
+        cnt = min(cnt + 1u, M);
+        // Insert by a fixed compare-exchange chain (unrolled: no data-dependent loop).
+        uint idx = j;
+        [[unroll]] for (uint q = 0u; q < M; ++q) {
+            // The displaced element carries on down; on equal keys the lower index goes first.
+            if (key > lk[q] || (key == lk[q] && idx < li[q])) {
+                const uint tk2 = lk[q], ti2 = li[q];
+                lk[q] = key;
+                li[q] = idx;
+                key = tk2;
+                idx = ti2;
+            }
         }
-        lk[pos] = key;
-        li[pos] = j;
     }
 }
 
@@ -76,8 +86,17 @@ void main() {
     if (row >= p.rows) return;  // uniform across the workgroup
     const uint base = row * p.cols;
 
+#ifdef ARGMAX
     rescan(base, false, 0u, 0u);
-    for (uint t = 0u; t < p.k; ++t) {
+#else
+    if (p.t_begin == 0u) {
+        rescan(base, false, 0u, 0u);
+    } else {
+        const uint prev = out_idx[row * p.k + p.t_begin - 1u];
+        rescan(base, true, order_key(x[base + prev]), prev);
+    }
+#endif
+    for (uint t = p.t_begin; t < p.t_end; ++t) {
         uint key = head < cnt ? lk[head] : 0u;
         uint idx = head < cnt ? li[head] : 0xFFFFFFFFu;
         wg_best(key, idx);

@@ -88,6 +88,24 @@ TEST_F(Norm, RowChunksUnderLoweredBufferRange) {
     }
 }
 
+TEST_F(Norm, MillionColumnRow) {
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        const int64_t cols = int64_t{1} << 20;
+        const auto xs = random_floats(cols, 13, -2.0f, 4.0f);
+        const auto ws = random_floats(cols, 14);
+        Tensor x = Tensor::from_floats(*dev, DType::f32, {1, cols}, xs);
+        Tensor w = Tensor::from_floats(*dev, DType::f32, {cols}, ws);
+        Tensor y1 = Tensor::empty(*dev, DType::f32, {1, cols}), y2 = Tensor::empty(*dev, DType::f32, {1, cols});
+        ops::rms_norm(s, x, w, y1, 1e-6f);
+        ops::layer_norm(s, x, w, w, y2, 1e-5f);
+        s.finish();
+        EXPECT_NMSE_LE(reference::rms_norm(xs, cols, ws, 1e-6f), y1.to_floats(), 1e-7);
+        EXPECT_NMSE_LE(reference::layer_norm(xs, cols, ws, ws, 1e-5f), y2.to_floats(), 1e-7);
+    }
+}
+
 TEST_F(Norm, BadInputIsAnError) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);

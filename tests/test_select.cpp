@@ -123,6 +123,18 @@ TEST_F(Select, RowChunksUnderLoweredBufferRange) {
     }
 }
 
+TEST_F(Select, MillionColumnRows) {
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        const int64_t cols = int64_t{1} << 20;
+        check_top_k(s, *dev, {2, cols}, random_floats(2 * cols, 61), 64);
+        // A full sort of a long row: under llvmpipe's loop limit (65535 iterations per shader
+        // invocation) the ranks are split over several dispatches that resume each other.
+        check_top_k(s, *dev, {2, 12000}, tied_floats(24000, 62), 12000);
+    }
+}
+
 TEST_F(Select, BadInputIsAnError) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);

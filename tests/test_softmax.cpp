@@ -173,6 +173,28 @@ TEST_F(Softmax, RowChunksUnderLoweredBufferRange) {
     }
 }
 
+TEST_F(Softmax, MillionColumnRows) {
+    // Far beyond one workgroup, and beyond the loop budget of one llvmpipe invocation at the
+    // CPU's preferred workgroup size (the op widens the workgroup there).
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        const int64_t cols = int64_t{1} << 20;
+        const auto xs = random_floats(2 * cols, 12, -20.0f, 20.0f);
+        Tensor x = Tensor::from_floats(*dev, DType::f32, {2, cols}, xs);
+        Tensor y = Tensor::empty(*dev, DType::f32, {2, cols});
+        Tensor ly = Tensor::empty(*dev, DType::f32, {2, cols});
+        Tensor h = Tensor::empty(*dev, DType::f32, {2});
+        ops::softmax(s, x, y);
+        ops::log_softmax(s, x, ly);
+        ops::entropy(s, x, h);
+        s.finish();
+        EXPECT_NMSE_LE(reference::softmax(xs, cols), y.to_floats(), 1e-6);
+        expect_log_probs(reference::log_softmax(xs, cols), ly.to_floats());
+        EXPECT_NMSE_LE(reference::entropy(xs, cols), h.to_floats(), 1e-6);
+    }
+}
+
 TEST_F(Softmax, BadInputIsAnError) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);

@@ -40,7 +40,9 @@ void run(Stream& s, const char* name, const Tensor& x, const Tensor& w, const Te
     check_u32(name, cols, "column count");
 
     Device& dev = s.device();
-    const uint32_t wg = row_workgroup_size(dev);
+    const uint32_t wg = row_workgroup_size(dev, name, [&](uint32_t w) {
+        return row_passes(mode == kLayer ? 3 : 2, static_cast<uint64_t>(cols), w);
+    });
     const Kernel& k = dev.kernel(reduce_variant(dev, "norm"), {wg});
     const Tensor x2 = x.reshape({rows, cols}), y2 = y.reshape({rows, cols});
     const uint64_t row_bytes = 4 * static_cast<uint64_t>(cols);

@@ -23,11 +23,53 @@ inline std::string reduce_variant(const Device& dev, const std::string& family) 
     return family + (dev.caps().subgroup_arithmetic && !shared ? "_sg" : "_shared");
 }
 
-// A power of two (the shared-memory tree needs one), at most 256.
-inline uint32_t row_workgroup_size(const Device& dev) {
-    uint32_t wg = 256;
-    while (wg > 1 && wg > dev.caps().max_workgroup_invocations) wg /= 2;
+// llvmpipe (lavapipe) ends the loops of a shader invocation once they have run 65535
+// iterations in total (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS, shared by every loop), silently
+// leaving the result wrong. Row kernels there must keep each invocation's loop count below it.
+inline bool has_loop_limit(const Capabilities& c) {
+    return c.name.find("llvmpipe") != std::string::npos ||
+           c.driver_name.find("llvmpipe") != std::string::npos;
+}
+inline constexpr uint64_t kLoopBudget = 60000;
+
+// Workgroup size for a one-workgroup-per-row kernel: a power of two (the shared-memory tree
+// needs one). GPUs get 256 invocations per row. CPU devices (lavapipe) run a workgroup on one
+// core as a loop over SIMD subgroups and pay for every barrier with a context switch, so there
+// one subgroup per row is about twice as fast (measured on llvmpipe, 32x32000 softmax) and the
+// reductions skip shared memory entirely. `iterations(wg)` estimates the loop iterations one
+// invocation runs; under a loop limit the size grows until they fit, or the op is Unsupported.
+inline uint32_t preferred_row_workgroup_size(const Capabilities& c) {
+    const uint32_t want = c.type == DeviceType::Cpu ? std::max<uint32_t>(c.subgroup_size, 8) : 256;
+    uint32_t wg = 1;
+    while (wg * 2 <= want && wg * 2 <= c.max_workgroup_invocations) wg *= 2;
     return wg;
+}
+inline uint32_t max_row_workgroup_size(const Capabilities& c) {
+    uint32_t wg = 1;
+    while (wg * 2 <= std::min<uint32_t>(c.max_workgroup_invocations, 1024)) wg *= 2;
+    return wg;
+}
+
+[[noreturn]] inline void fail_loop_limit(const Capabilities& c, const char* op, uint64_t iterations) {
+    throw Error(ErrorKind::Unsupported,
+                std::string(op) + ": this shape needs about " + std::to_string(iterations) +
+                    " loop iterations per invocation, beyond the " + std::to_string(kLoopBudget) +
+                    " that device '" + c.name + "' runs before it cuts a shader's loops short");
+}
+
+template <class Iterations>
+uint32_t row_workgroup_size(const Device& dev, const char* op, Iterations&& iterations) {
+    const Capabilities& c = dev.caps();
+    uint32_t wg = preferred_row_workgroup_size(c);
+    if (!has_loop_limit(c)) return wg;
+    while (static_cast<uint64_t>(iterations(wg)) > kLoopBudget && wg < max_row_workgroup_size(c)) wg *= 2;
+    if (static_cast<uint64_t>(iterations(wg)) > kLoopBudget) fail_loop_limit(c, op, iterations(wg));
+    return wg;
+}
+
+// Iterations of `passes` strided passes over a row of `cols` with `wg` invocations.
+inline uint64_t row_passes(uint64_t passes, uint64_t cols, uint32_t wg) {
+    return passes * ((cols + wg - 1) / wg) + 16;  // + the reductions' short loops
 }
 
 // Calls fn(first_row, row_count) over chunks of rows such that every tensor of the op, given

@@ -10,6 +10,7 @@ namespace {
 
 struct SelectParams {
     uint32_t rows, cols, k;
+    uint32_t t_begin, t_end;  // this dispatch finds ranks [t_begin, t_end) of each row
 };
 static_assert(sizeof(SelectParams) <= 128);
 
@@ -18,6 +19,48 @@ void check_x(const char* name, const Tensor& x) {
     if (x.numel() == 0) fail(name, "x " + x.describe() + " is empty");
     check_u32(name, x.rows(), "row count");
     check_u32(name, x.cols(), "column count");
+}
+
+constexpr uint64_t kListLength = 4;  // M in shaders/select.comp
+
+// Worst-case loop iterations of one SIMD group (subgroup) of a top_k workgroup finding `steps`
+// ranks, which is what llvmpipe's loop limit counts: the lanes' refills run one after another.
+// Each refill scans a slice (the list insertion is unrolled); the subgroup's lanes refill at most
+// min(steps, elements they own) / M times in all; each step runs the reduction's loops.
+uint64_t top_k_iterations(int64_t cols, int64_t steps, uint32_t wg, uint32_t subgroup) {
+    const uint64_t slice = (static_cast<uint64_t>(cols) + wg - 1) / wg;
+    const uint64_t sg = std::max<uint32_t>(std::min(subgroup, wg), 1);
+    const uint64_t owned = std::min<uint64_t>(static_cast<uint64_t>(steps), sg * slice);
+    const uint64_t refills = (owned + kListLength - 1) / kListLength;
+    uint64_t log_wg = 0;
+    while ((1u << log_wg) < wg) ++log_wg;
+    return slice * (1 + refills) + static_cast<uint64_t>(steps) * (2 + log_wg + wg / sg / sg);
+}
+
+struct TopKPlan {
+    uint32_t wg;
+    int64_t steps;  // ranks per dispatch
+};
+
+// One dispatch finds all k ranks, except under a loop limit (llvmpipe), where the ranks are
+// split over dispatches that each resume after the previous dispatch's last winner.
+TopKPlan plan_top_k(const Capabilities& c, int64_t cols, int64_t k) {
+    const uint32_t first = preferred_row_workgroup_size(c), last = max_row_workgroup_size(c);
+    if (!has_loop_limit(c)) return {first, k};
+    for (uint32_t wg = first; wg <= last; wg *= 2)
+        if (top_k_iterations(cols, k, wg, c.subgroup_size) <= kLoopBudget) return {wg, k};
+    TopKPlan best{first, 0};
+    for (uint32_t wg = first; wg <= last; wg *= 2) {
+        int64_t lo = 0, hi = k;  // the most steps that fit, by bisection (cost grows with steps)
+        while (lo < hi) {
+            const int64_t mid = (lo + hi + 1) / 2;
+            if (top_k_iterations(cols, mid, wg, c.subgroup_size) <= kLoopBudget) lo = mid;
+            else hi = mid - 1;
+        }
+        if (lo > best.steps) best = {wg, lo};
+    }
+    if (best.steps == 0) fail_loop_limit(c, "top_k", top_k_iterations(cols, 1, last, c.subgroup_size));
+    return best;
 }
 
 }  // namespace
@@ -32,12 +75,14 @@ void argmax(Stream& s, const Tensor& x, const Tensor& idx) {
         fail(name, "idx " + idx.describe() + " must hold one index per row of x " + x.describe() +
                        " (" + std::to_string(rows) + ")");
     Device& dev = s.device();
-    const uint32_t wg = row_workgroup_size(dev);
+    const uint32_t wg = row_workgroup_size(dev, name, [&](uint32_t w) {
+        return row_passes(1, static_cast<uint64_t>(cols), w);
+    });
     const Kernel& kern = dev.kernel(reduce_variant(dev, "argmax"), {wg});
     const Tensor x2 = x.reshape({rows, cols}), i2 = idx.reshape({rows, 1});
     for_each_row_chunk(dev, name, rows, {4 * static_cast<uint64_t>(cols), 4},
                        [&](int64_t first, int64_t count) {
-        const SelectParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols), 1};
+        const SelectParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols), 1, 0, 1};
         s.dispatch(kern, {in(x2.row_slice(first, count)), out(i2.row_slice(first, count))}, p,
                    grid_1d(dev, static_cast<uint64_t>(count)), name);
     });
@@ -61,18 +106,22 @@ void top_k(Stream& s, const Tensor& x, int k, const Tensor& values, const Tensor
                            std::to_string(k));
     }
     Device& dev = s.device();
-    const uint32_t wg = row_workgroup_size(dev);
-    const Kernel& kern = dev.kernel(reduce_variant(dev, "top_k"), {wg});
+    const TopKPlan plan = plan_top_k(dev.caps(), cols, k);
+    const Kernel& kern = dev.kernel(reduce_variant(dev, "top_k"), {plan.wg});
     const Tensor x2 = x.reshape({rows, cols});
     const Tensor v2 = values.reshape({rows, k}), i2 = indices.reshape({rows, k});
     const uint64_t out_row = 4 * static_cast<uint64_t>(k);
     for_each_row_chunk(dev, name, rows, {4 * static_cast<uint64_t>(cols), out_row},
                        [&](int64_t first, int64_t count) {
-        const SelectParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols),
-                             static_cast<uint32_t>(k)};
-        s.dispatch(kern, {in(x2.row_slice(first, count)), out(v2.row_slice(first, count)),
-                          out(i2.row_slice(first, count))},
-                   p, grid_1d(dev, static_cast<uint64_t>(count)), name);
+        for (int64_t t = 0; t < k; t += plan.steps) {
+            const SelectParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols),
+                                 static_cast<uint32_t>(k), static_cast<uint32_t>(t),
+                                 static_cast<uint32_t>(std::min<int64_t>(k, t + plan.steps))};
+            // indices is read back by the next dispatch of a split (its last winner).
+            s.dispatch(kern, {in(x2.row_slice(first, count)), out(v2.row_slice(first, count)),
+                              inout(i2.row_slice(first, count))},
+                       p, grid_1d(dev, static_cast<uint64_t>(count)), name);
+        }
     });
 }
 

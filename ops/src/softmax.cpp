@@ -41,7 +41,9 @@ void run(Stream& s, const char* name, const Tensor& x, const Tensor& y, Mode mod
     const uint32_t offset = static_cast<uint32_t>(std::min<int64_t>(o.causal ? o.causal_offset : 0, cols));
 
     Device& dev = s.device();
-    const uint32_t wg = row_workgroup_size(dev);
+    const uint32_t wg = row_workgroup_size(dev, name, [&](uint32_t w) {
+        return row_passes(mode == kEntropy ? 1 : 2, static_cast<uint64_t>(cols), w);
+    });
     const Kernel& k = dev.kernel(reduce_variant(dev, "softmax"), {wg});
     const Tensor x2 = x.reshape({rows, cols});
     const Tensor y2 = mode == kEntropy ? y.reshape({rows, 1}) : y.reshape({rows, cols});

@@ -29,6 +29,7 @@ shared uint red_i[WG];
 // barrier is needed.
 float wg_sum(float v) {
     v = subgroupAdd(v);
+    if (gl_NumSubgroups == 1u) return v;  // one subgroup (e.g. CPU devices): no shared memory
     barrier();
     if (subgroupElect()) red_f[gl_SubgroupID] = v;
     barrier();
@@ -39,6 +40,7 @@ float wg_sum(float v) {
 
 float wg_max(float v) {
     v = subgroupMax(v);
+    if (gl_NumSubgroups == 1u) return v;
     barrier();
     if (subgroupElect()) red_f[gl_SubgroupID] = v;
     barrier();
@@ -51,6 +53,11 @@ float wg_max(float v) {
 void wg_best(inout uint key, inout uint idx) {
     uint k = subgroupMax(key);
     uint i = subgroupMin(key == k ? idx : 0xFFFFFFFFu);
+    if (gl_NumSubgroups == 1u) {
+        key = k;
+        idx = i;
+        return;
+    }
     barrier();
     if (subgroupElect()) {
         red_k[gl_SubgroupID] = k;
