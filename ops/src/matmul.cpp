@@ -88,11 +88,17 @@ Plan plan_tiled(Device& dev, bool f16) {
     return p;
 }
 
+// Bindings start at multiples of this: the device's offset alignment, and at least 16 bytes so
+// the kernels' vec4 arrays start 16-byte aligned (the residue goes into the element offsets).
+uint64_t binding_alignment(const Device& dev) {
+    return std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 16);
+}
+
 // Binds bytes [begin, begin + bytes) of t (counted from t's start) from the aligned offset at or
 // below it; returns the binding and the element offset of `begin` inside it.
 std::pair<Binding, uint32_t> bind_range(const Device& dev, const Tensor& t, uint64_t begin,
                                         uint64_t bytes, uint64_t elem_bytes, Access access) {
-    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 1);
+    const uint64_t align = binding_alignment(dev);
     const uint64_t at = t.offset() + begin;
     const uint64_t start = at / align * align;
     return {Binding{t.buffer().get(), start, at + bytes - start, access},
@@ -149,7 +155,7 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
 
     // Split so each binding fits maxStorageBufferRange, keeping room for the alignment slack of
     // bindings that start below their data, and each grid fits maxComputeWorkGroupCount.
-    const uint64_t align = std::max<uint64_t>(caps.min_storage_offset_alignment, 1);
+    const uint64_t align = binding_alignment(dev);
     const uint64_t range = caps.max_storage_buffer_range;
     const uint64_t cap = range > align ? range - align : 0;
     const uint64_t um = static_cast<uint64_t>(m), un = static_cast<uint64_t>(n), uk = static_cast<uint64_t>(k);
