@@ -69,7 +69,7 @@ uint32_t row_workgroup_size(const Device& dev, const char* op, Iterations&& iter
 
 // Iterations of `passes` strided passes over a row of `cols` with `wg` invocations.
 inline uint64_t row_passes(uint64_t passes, uint64_t cols, uint32_t wg) {
-    return passes * ((cols + wg - 1) / wg) + 16;  // + the reductions' short loops
+    return passes * ((cols + wg - 1) / wg) + 64;  // + the reductions' short loops
 }
 
 // Calls fn(first_row, row_count) over chunks of rows such that every tensor of the op, given
