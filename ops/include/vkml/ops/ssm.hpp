@@ -1,0 +1,45 @@
+// State-space model kernels: causal depthwise conv1d, Mamba selective scan (S6), S5.
+// Equations and papers: docs/ssm_kernels.md.
+//
+// Every op records into a Stream and returns at once; results are ready after Stream::finish().
+// Recurrent state tensors are read as the initial state and overwritten with the final state,
+// so a prefill followed by steps equals one long prefill. Zero-fill a state to start afresh.
+// All tensors are f32 and dense; each must fit one storage-buffer binding (else Unsupported).
+#pragma once
+
+#include <cstdint>
+
+#include "vkml/stream.hpp"
+#include "vkml/tensor.hpp"
+
+namespace vkml::ops {
+
+// Causal depthwise conv1d over time (Mamba's short convolution, width K <= 16):
+//   y[b,t,d] = act(bias[d] + sum_k w[d,k] x[b, t-K+1+k, d]), act = SiLU if `silu`, else identity.
+// x, y: [B, L, D]; w: [D, K]; bias: [D] or empty. state: [B, K-1, D] or empty; when given, it
+// holds the K-1 inputs preceding x (zeros at the start) and is updated to the last K-1 inputs.
+void causal_conv1d(Stream& s, const Tensor& x, const Tensor& w, const Tensor& bias,
+                   const Tensor& y, const Tensor& state = {}, bool silu = false);
+// One token per sequence: x, y [B, D]; state [B, K-1, D] required.
+void causal_conv1d_step(Stream& s, const Tensor& x, const Tensor& w, const Tensor& bias,
+                        const Tensor& y, const Tensor& state, bool silu = false);
+
+// Mamba selective scan. Shapes for a prefill (for a step, drop L: x [B, D], B [B, N], ...):
+//   x, delta, z: [B, L, D]; A: [D, N] (already -exp(A_log)); B, C: [B, L, N];
+//   D (skip), delta_bias: [D]. D, z and delta_bias may be empty tensors.
+struct SelectiveScanInputs {
+    Tensor x, delta, A, B, C, D, z, delta_bias;
+};
+struct SelectiveScanOptions {
+    bool delta_softplus = true;
+    // Tokens per time chunk of the chunk-parallel scan; 0 picks one from the shape.
+    int64_t chunk = 0;
+};
+// y: [B, L, D]; state: [B, D, N], initial state in, final state out. N <= 64.
+void selective_scan(Stream& s, const SelectiveScanInputs& in, const Tensor& y, const Tensor& state,
+                    const SelectiveScanOptions& opt = {});
+// Decode step: x, delta, z [B, D]; B, C [B, N]; y [B, D]; state [B, D, N] updated in place.
+void selective_scan_step(Stream& s, const SelectiveScanInputs& in, const Tensor& y,
+                         const Tensor& state, const SelectiveScanOptions& opt = {});
+
+}  // namespace vkml::ops

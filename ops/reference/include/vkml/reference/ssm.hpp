@@ -1,0 +1,23 @@
+// CPU references of the state-space ops (plain sequential loops), for tests and benchmarks only.
+// Shapes and semantics as in vkml/ops/ssm.hpp; empty vectors stand for absent optional inputs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace vkml::reference {
+
+// x [B, L, D], w [D, K], bias [D] or empty; state [B, K-1, D] (read, then updated) or null.
+std::vector<float> causal_conv1d(const std::vector<float>& x, const std::vector<float>& w,
+                                 const std::vector<float>& bias, std::vector<float>* state,
+                                 int64_t batch, int64_t len, int64_t dim, int64_t width, bool silu);
+
+struct SelectiveScanRef {
+    std::vector<float> x, delta, A, B, C, D, z, delta_bias;
+    int64_t batch = 1, len = 1, dim = 1, n = 1;
+    bool delta_softplus = true;
+};
+// Returns y [B, L, D]; state [B, D, N] is the initial state in and the final state out.
+std::vector<float> selective_scan(const SelectiveScanRef& in, std::vector<float>& state);
+
+}  // namespace vkml::reference
