@@ -1,6 +1,7 @@
 #include "vkml/reference/ssm.hpp"
 
 #include <cmath>
+#include <complex>
 
 namespace vkml::reference {
 
@@ -53,6 +54,42 @@ std::vector<float> selective_scan(const SelectiveScanRef& in, std::vector<float>
                 y[idx] = out;
             }
         }
+    return y;
+}
+
+std::vector<float> s5(const std::vector<float>& u, const std::vector<float>& lambda,
+                      const std::vector<float>& log_step, const std::vector<float>& B,
+                      const std::vector<float>& C, const std::vector<float>& D,
+                      std::vector<float>& state, int64_t batch, int64_t len, int64_t H, int64_t P) {
+    using cd = std::complex<double>;
+    std::vector<cd> lam_bar(P), coef(P);
+    for (int64_t p = 0; p < P; ++p) {
+        const cd lam(lambda[2 * p], lambda[2 * p + 1]);
+        lam_bar[p] = std::exp(lam * std::exp(static_cast<double>(log_step[p])));
+        coef[p] = (lam_bar[p] - 1.0) / lam;  // zero-order hold
+    }
+    std::vector<float> y(batch * len * H);
+    std::vector<cd> x(P);
+    for (int64_t b = 0; b < batch; ++b) {
+        for (int64_t p = 0; p < P; ++p) x[p] = cd(state[(b * P + p) * 2], state[(b * P + p) * 2 + 1]);
+        for (int64_t t = 0; t < len; ++t) {
+            const float* ut = &u[(b * len + t) * H];
+            for (int64_t p = 0; p < P; ++p) {
+                cd bu = 0.0;
+                for (int64_t h = 0; h < H; ++h) bu += cd(B[(p * H + h) * 2], B[(p * H + h) * 2 + 1]) * static_cast<double>(ut[h]);
+                x[p] = lam_bar[p] * x[p] + coef[p] * bu;
+            }
+            for (int64_t h = 0; h < H; ++h) {
+                double acc = 0.0;
+                for (int64_t p = 0; p < P; ++p) acc += (cd(C[(h * P + p) * 2], C[(h * P + p) * 2 + 1]) * x[p]).real();
+                y[(b * len + t) * H + h] = static_cast<float>(2.0 * acc + D[h] * static_cast<double>(ut[h]));
+            }
+        }
+        for (int64_t p = 0; p < P; ++p) {
+            state[(b * P + p) * 2] = static_cast<float>(x[p].real());
+            state[(b * P + p) * 2 + 1] = static_cast<float>(x[p].imag());
+        }
+    }
     return y;
 }
 

@@ -42,4 +42,15 @@ void selective_scan(Stream& s, const SelectiveScanInputs& in, const Tensor& y, c
 void selective_scan_step(Stream& s, const SelectiveScanInputs& in, const Tensor& y,
                          const Tensor& state, const SelectiveScanOptions& opt = {});
 
+// S5: diagonal complex SSM with P states (stored after conjugate symmetry) over H channels,
+// discretized by zero-order hold. Complex tensors hold (re, im) pairs in their last dimension.
+//   lambda [P, 2] (real parts < 0), log_step [P], B [P, H, 2], C [H, P, 2], D [H].
+struct S5Weights {
+    Tensor lambda, log_step, B, C, D;
+};
+// u, y: [Bt, L, H]; state: [Bt, P, 2] complex, initial state in, final state out.
+void s5(Stream& s, const Tensor& u, const S5Weights& w, const Tensor& y, const Tensor& state);
+// Decode step: u, y [Bt, H]; state [Bt, P, 2] updated in place.
+void s5_step(Stream& s, const Tensor& u, const S5Weights& w, const Tensor& y, const Tensor& state);
+
 }  // namespace vkml::ops

@@ -20,4 +20,12 @@ struct SelectiveScanRef {
 // Returns y [B, L, D]; state [B, D, N] is the initial state in and the final state out.
 std::vector<float> selective_scan(const SelectiveScanRef& in, std::vector<float>& state);
 
+// S5, sequential: u [Bt, L, H] -> y [Bt, L, H]; state [Bt, P, 2] in and out. Weights as in
+// vkml::ops::S5Weights (lambda [P,2], log_step [P], B [P,H,2], C [H,P,2], D [H]).
+std::vector<float> s5(const std::vector<float>& u, const std::vector<float>& lambda,
+                      const std::vector<float>& log_step, const std::vector<float>& B,
+                      const std::vector<float>& C, const std::vector<float>& D,
+                      std::vector<float>& state, int64_t batch, int64_t len, int64_t hdim,
+                      int64_t states);
+
 }  // namespace vkml::reference
