@@ -1,14 +1,226 @@
+// Matrix products with block-quantized weights: the matrix-vector kernel (n <= 8, float or
+// integer-dot), the tiled kernel (n > 8), range splitting over maxStorageBufferRange.
 #include "matmul_quant.hpp"
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
-#include "vkml/error.hpp"
+#include "op_common.hpp"
+#include "vkml/kernel.hpp"
+#include "vkml/ops/quant.hpp"
 
-namespace vkml::ops::detail {
+namespace vkml::ops {
 
-void matmul_quantized(Stream&, const Tensor& w, const Tensor&, const Tensor&) {
-    throw Error(ErrorKind::Unsupported,
-                "matmul: quantized weights (" + w.describe() + ") are not implemented yet");
+using namespace detail;
+
+namespace {
+
+constexpr const char* kOp = "matmul";
+constexpr uint64_t kGemvMaxRows = 8;
+
+// Mirrors `Params` in shaders/gemv_quant.comp (matmul_quant.comp uses the first eight fields).
+struct GemvParams {
+    uint32_t m, n, k;
+    uint32_t w_off, x_off, y_off, ldy, row_bytes, xd_off;
+};
+struct TiledParams {
+    uint32_t m, n, k;
+    uint32_t w_off, x_off, y_off, ldy, row_bytes;
+};
+struct ActParams {
+    uint32_t nblocks, x_off, xq_off, xd_off;
+};
+
+uint32_t pow2_floor(uint32_t v) {
+    uint32_t p = 1;
+    while (p * 2 <= v) p *= 2;
+    return p;
 }
 
-}  // namespace vkml::ops::detail
+bool use_int_dot(const Capabilities& c, IntDot mode) {
+    if (!c.integer_dot_product || mode == IntDot::Off) return false;
+    if (mode == IntDot::On) return true;
+    if (const char* e = std::getenv("VKML_FORCE_INT_DOT")) {
+        if (std::strcmp(e, "1") == 0) return true;
+        if (std::strcmp(e, "0") == 0) return false;
+    }
+    return c.integer_dot_product_accelerated;
+}
+
+void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, bool allow_subgroup, bool dot) {
+    Device& dev = s.device();
+    const Capabilities& c = dev.caps();
+    const DTypeInfo& info = dtype_info(w.dtype());
+    const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
+    const uint64_t n = static_cast<uint64_t>(x.rows());
+    const uint64_t row_bytes = k / info.block_elems * info.block_bytes;
+    const uint32_t wg = pow2_floor(std::min<uint32_t>(64, c.max_workgroup_invocations));
+    const uint32_t nc = n == 1 ? 1 : static_cast<uint32_t>(kGemvMaxRows);
+    std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + (dot ? "_dot" : "");
+    uint32_t rows;
+    if (allow_subgroup && c.subgroup_basic && c.subgroup_arithmetic) {
+        name += "_subgroup";  // one subgroup per row
+        rows = std::max<uint32_t>(1, wg / std::max<uint32_t>(c.subgroup_size, 1));
+    } else {
+        rows = std::min<uint32_t>(4, wg);
+    }
+    const Kernel& kernel = dev.kernel(name, {wg, rows, nc});
+
+    const uint64_t cap = quant_binding_cap(dev);
+    const uint64_t mc = std::min(m, cap / row_bytes);
+    if (mc == 0 || cap / (k * 4) == 0 || cap / (m * 4) == 0)
+        fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
+                      std::to_string(c.max_storage_buffer_range));
+    // Rows of x (and of y) per dispatch: at most nc, and within one binding.
+    const uint64_t xc = std::min<uint64_t>({nc, cap / (k * 4), cap / (m * 4)});
+
+    // Integer-dot path: x quantized once into scratch the stream keeps alive.
+    Tensor xq, xd;
+    if (dot) {
+        xq = Tensor::empty(dev, DType::u32, {static_cast<int64_t>(n), static_cast<int64_t>(k / 4)});
+        xd = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(n), static_cast<int64_t>(k / 32)});
+        s.hold(xq.buffer());
+        s.hold(xd.buffer());
+        const Kernel& act = dev.kernel("quantize_act_q8", {64});
+        const uint64_t blocks = n * k / 32, chunk = std::min<uint64_t>(cap / 128, UINT32_MAX / 64);
+        for (uint64_t b0 = 0; b0 < blocks; b0 += chunk) {
+            const uint64_t nb = std::min(chunk, blocks - b0);
+            uint64_t xo = 0, qo = 0, dO = 0;
+            const Binding bs[] = {quant_binding(dev, x, b0 * 128, nb * 128, Access::Read, xo),
+                                  quant_binding(dev, xq, b0 * 32, nb * 32, Access::Write, qo),
+                                  quant_binding(dev, xd, b0 * 4, nb * 4, Access::Write, dO)};
+            const ActParams p{static_cast<uint32_t>(nb), static_cast<uint32_t>(xo / 4),
+                              static_cast<uint32_t>(qo / 4), static_cast<uint32_t>(dO / 4)};
+            s.dispatch_raw(act, bs, 3, &p, sizeof(p), grid_1d(dev, ceil_div(nb, 64)), "quantize_act_q8");
+        }
+    }
+
+    for (uint64_t n0 = 0; n0 < n; n0 += xc) {
+        const uint64_t nn = std::min(xc, n - n0);
+        uint64_t xo = 0, xdo = 0;
+        Binding xb, xdb;
+        if (dot) {
+            xb = quant_binding(dev, xq, n0 * k, nn * k, Access::Read, xo);
+            xdb = quant_binding(dev, xd, n0 * k / 8, nn * k / 8, Access::Read, xdo);
+        } else {
+            xb = quant_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
+        }
+        for (uint64_t m0 = 0; m0 < m; m0 += mc) {
+            const uint64_t mm = std::min(mc, m - m0);
+            uint64_t wo = 0, yo = 0;
+            const Binding wb = quant_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
+            const Binding yb = quant_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
+            const GemvParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k),
+                               static_cast<uint32_t>(wo), static_cast<uint32_t>(xo / 4), static_cast<uint32_t>(yo / 4),
+                               static_cast<uint32_t>(m), static_cast<uint32_t>(row_bytes),
+                               static_cast<uint32_t>(xdo / 4)};
+            const Groups g = grid_1d(dev, ceil_div(mm, rows));
+            if (dot) {
+                const Binding bs[] = {wb, xb, xdb, yb};
+                s.dispatch_raw(kernel, bs, 4, &p, sizeof(p), g, "gemv_quant_dot");
+            } else {
+                const Binding bs[] = {wb, xb, yb};
+                s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), g, "gemv_quant");
+            }
+        }
+    }
+}
+
+void run_tiled(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
+    Device& dev = s.device();
+    const Capabilities& c = dev.caps();
+    const DTypeInfo& info = dtype_info(w.dtype());
+    const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
+    const uint64_t n = static_cast<uint64_t>(x.rows());
+    const uint64_t row_bytes = k / info.block_elems * info.block_bytes;
+    struct Tiles { uint32_t bm, bn, tm, tn; };
+    const Tiles options[] = {{64, 64, 4, 4}, {32, 32, 4, 4}, {16, 16, 2, 2}};
+    const Tiles* t = &options[2];
+    for (const Tiles& o : options) {
+        const uint32_t threads = (o.bm / o.tm) * (o.bn / o.tn);
+        const uint32_t shared = 32 * (o.bm + 1 + o.bn + 1) * 4;
+        if (threads <= c.max_workgroup_invocations && threads <= c.max_workgroup_size[0] &&
+            shared <= c.max_shared_memory) {
+            t = &o;
+            break;
+        }
+    }
+    const uint32_t threads = (t->bm / t->tm) * (t->bn / t->tn);
+    const Kernel& kernel =
+        dev.kernel("matmul_" + std::string(dtype_name(w.dtype())), {threads, t->bm, t->bn, t->tm, t->tn});
+
+    const uint64_t cap = quant_binding_cap(dev);
+    const uint64_t mc = std::min({m, cap / row_bytes, static_cast<uint64_t>(c.max_workgroup_count[0]) * t->bm});
+    if (mc == 0 || cap / (k * 4) == 0 || cap / (m * 4) == 0)
+        fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
+                      std::to_string(c.max_storage_buffer_range));
+    const uint64_t nc = std::min({n, cap / (k * 4), cap / (m * 4), static_cast<uint64_t>(c.max_workgroup_count[1]) * t->bn});
+    for (uint64_t n0 = 0; n0 < n; n0 += nc) {
+        const uint64_t nn = std::min(nc, n - n0);
+        uint64_t xo = 0;
+        const Binding xb = quant_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
+        for (uint64_t m0 = 0; m0 < m; m0 += mc) {
+            const uint64_t mm = std::min(mc, m - m0);
+            uint64_t wo = 0, yo = 0;
+            const Binding wb = quant_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
+            const Binding yb = quant_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
+            const TiledParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k),
+                                static_cast<uint32_t>(wo), static_cast<uint32_t>(xo / 4), static_cast<uint32_t>(yo / 4),
+                                static_cast<uint32_t>(m), static_cast<uint32_t>(row_bytes)};
+            const Binding bs[] = {wb, xb, yb};
+            s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{ceil_div(mm, t->bm), ceil_div(nn, t->bn), 1},
+                           "matmul_quant");
+        }
+    }
+}
+
+}  // namespace
+
+void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const QuantMatmulOptions& opts) {
+    check_dtype(kOp, w, "w", {DType::q8_0, DType::q4_0, DType::q6_k});
+    check_dtype(kOp, x, "x", {DType::f32});
+    check_dtype(kOp, y, "y", {DType::f32});
+    if (w.rank() != 2) fail(kOp, "w " + w.describe() + " must be [m, k]");
+    check_same_device(kOp, w, x);
+    check_same_device(kOp, w, y);
+    const int64_t m = w.dim(0), k = w.dim(1), n = x.rows();
+    const DTypeInfo& info = dtype_info(w.dtype());
+    if (k % info.block_elems != 0)
+        fail(kOp, "w " + w.describe() + ": k must be a multiple of the " + std::string(info.name) +
+                      " block of " + std::to_string(info.block_elems));
+    if (x.cols() != k)
+        fail(kOp, "x " + x.describe() + " has k = " + std::to_string(x.cols()) + " but w " + w.describe() +
+                      " has k = " + std::to_string(k));
+    if (y.cols() != m || y.rows() != n)
+        fail(kOp, "y " + y.describe() + " must hold [" + std::to_string(n) + ", " + std::to_string(m) +
+                      "] for x " + x.describe() + " and w " + w.describe());
+    if (w.bytes() < dtype_bytes(w.dtype(), static_cast<uint64_t>(m * k)))
+        fail(kOp, "w " + w.describe() + " holds " + std::to_string(w.bytes()) + " bytes, fewer than its blocks need");
+    if (n == 0 || m == 0) return;
+    if (k == 0) {
+        s.fill_zero(y);
+        return;
+    }
+    check_u32(kOp, m, "m");
+    check_u32(kOp, k, "k");
+    check_u32(kOp, static_cast<int64_t>(static_cast<uint64_t>(n) * static_cast<uint64_t>(k)), "n * k");
+    QuantKernel choice = opts.kernel;
+    if (choice == QuantKernel::Auto)
+        choice = static_cast<uint64_t>(n) <= kGemvMaxRows ? QuantKernel::Gemv : QuantKernel::Tiled;
+    if (choice == QuantKernel::Tiled) {
+        run_tiled(s, w, x, y);
+        return;
+    }
+    run_gemv(s, w, x, y, choice == QuantKernel::Gemv, use_int_dot(s.device().caps(), opts.int_dot));
+}
+
+namespace detail {
+
+void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
+    ops::matmul_quantized(s, w, x, y, {});
+}
+
+}  // namespace detail
+
+}  // namespace vkml::ops

@@ -54,6 +54,7 @@ struct Stream::Impl {
 
     uint32_t dispatches = 0;
     uint32_t barriers = 0;
+    std::vector<std::shared_ptr<const void>> held;  // see Stream::hold
 
     void full_barrier(VkPipelineStageFlags src, VkPipelineStageFlags dst, VkAccessFlags src_access,
                       VkAccessFlags dst_access) {
@@ -66,6 +67,7 @@ struct Stream::Impl {
     void begin() {
         if (recording) return;
         if (pending) wait();
+        held.clear();  // the previous recording can no longer run or be replayed
         device->check_alive();
         dev->check(vkResetCommandPool(dev->device, pool, 0), "vkResetCommandPool");
         for (size_t i = 0; i < desc_pool_used && i < desc_pools.size(); ++i)
@@ -341,6 +343,11 @@ void Stream::submit() {
 }
 
 void Stream::wait() { impl_->wait(); }
+
+void Stream::hold(std::shared_ptr<const void> resource) {
+    impl_->begin();
+    impl_->held.push_back(std::move(resource));
+}
 
 void Stream::replay() {
     Impl& s = *impl_;

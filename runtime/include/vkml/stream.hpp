@@ -71,6 +71,10 @@ public:
     void dispatch_raw(const Kernel& kernel, const Binding* bindings, size_t binding_count,
                       const void* push, uint32_t push_bytes, Groups groups, const char* label);
 
+    // Keeps `resource` (e.g. an op's scratch tensor) alive while the current recording may run:
+    // released when the next recording begins (after waiting for this one) or with the stream.
+    void hold(std::shared_ptr<const void> resource);
+
     // Records a byte copy between tensors of equal byte size, and a zero fill.
     void copy(const Tensor& src, const Tensor& dst);
     void fill_zero(const Tensor& dst);

@@ -1,0 +1,102 @@
+// Quantized matrix-vector product (n <= 8; the decode hot loop) for q8_0, q4_0, q6_k against the
+// dequantized reference, NMSE <= 5e-4, on odd m and several k; the shared-memory reduction;
+// tensors split over a lowered storage-buffer range; bad input.
+#include "vkml/ops/matmul.hpp"
+#include "vkml/ops/quant.hpp"
+#include "vkml/reference/quant.hpp"
+#include "vkml_test.hpp"
+
+namespace vkml::test {
+namespace {
+
+class QuantGemv : public VkmlTest {};
+
+struct Case {
+    int64_t m, n, k;
+};
+
+// One product through ops::matmul (or matmul_quantized with options) against the reference on
+// the weights' own dequantized values.
+void check(Device& dev, Stream& s, DType t, const Case& c, uint32_t seed, const ops::QuantMatmulOptions* opts = nullptr) {
+    SCOPED_TRACE(std::string(dtype_name(t)) + " m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) +
+                 " k=" + std::to_string(c.k));
+    const auto ws = random_floats(static_cast<size_t>(c.m * c.k), seed);
+    const auto xs = random_floats(static_cast<size_t>(c.n * c.k), seed + 1);
+    Tensor w = ops::quantize_on_host(dev, t, {c.m, c.k}, ws.data());
+    Tensor x = Tensor::from_floats(dev, DType::f32, {c.n, c.k}, xs);
+    Tensor y = Tensor::empty(dev, DType::f32, {c.n, c.m});
+    if (opts) ops::matmul_quantized(s, w, x, y, *opts);
+    else ops::matmul(s, w, x, y);
+    s.finish();
+    const auto ref = reference::matmul_quantized(t, w.to_vector<uint8_t>(), xs, c.m, c.n, c.k);
+    EXPECT_NMSE_LE(ref, y.to_floats(), 5e-4);
+}
+
+// k for q8_0/q4_0 (block 32; 96 gives rows of an odd number of blocks, 2-aligned) and q6_k (256).
+std::vector<int64_t> ks(DType t) {
+    if (t == DType::q6_k) return {256, 768};
+    return {32, 96, 1024};
+}
+
+TEST_F(QuantGemv, MatchesReference) {
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        uint32_t seed = 1;
+        for (DType t : {DType::q8_0, DType::q4_0, DType::q6_k}) {
+            for (int64_t k : ks(t))
+                for (int64_t m : {1, 7, 33})
+                    for (int64_t n : {1, 3, 8}) check(*dev, s, t, {m, n, k}, seed += 2);
+            check(*dev, s, t, {4097, 1, ks(t)[0]}, seed += 2);
+            check(*dev, s, t, {4097, 8, ks(t)[0]}, seed += 2);
+        }
+    }
+}
+
+TEST_F(QuantGemv, SharedMemoryReductionAndChunksOfEight) {
+    const ops::QuantMatmulOptions shared{.kernel = ops::QuantKernel::GemvShared, .int_dot = ops::IntDot::Off};
+    const ops::QuantMatmulOptions gemv{.kernel = ops::QuantKernel::Gemv, .int_dot = ops::IntDot::Off};
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        uint32_t seed = 100;
+        for (DType t : {DType::q8_0, DType::q4_0, DType::q6_k}) {
+            for (const Case& c : {Case{33, 3, ks(t)[1]}, Case{7, 8, ks(t)[0]}}) check(*dev, s, t, c, seed += 2, &shared);
+            check(*dev, s, t, {33, 19, ks(t)[0]}, seed += 2, &gemv);  // n > 8 in chunks of 8
+        }
+    }
+}
+
+TEST_F(QuantGemv, SplitsWeightsOverALoweredBufferRange) {
+    for (const auto& d : devices()) {
+        auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 16});
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        // 64 KiB bindings: W of 300 x 1024 q8_0 is 326 KB, five or more ranges.
+        check(*dev, s, DType::q8_0, {300, 1, 1024}, 7);
+        check(*dev, s, DType::q6_k, {100, 3, 1024}, 9);
+    }
+}
+
+TEST_F(QuantGemv, BadInputThrows) {
+    for (const auto& dev : devices()) {
+        Stream s(*dev);
+        Tensor w = Tensor::empty(*dev, DType::q4_0, {8, 64});
+        Tensor x = Tensor::empty(*dev, DType::f32, {2, 64});
+        Tensor y = Tensor::empty(*dev, DType::f32, {2, 8});
+        EXPECT_VKML_ERROR(ops::matmul(s, w, Tensor::empty(*dev, DType::f32, {2, 32}), y), ErrorKind::InvalidArgument, "k");
+        EXPECT_VKML_ERROR(ops::matmul(s, w, x, Tensor::empty(*dev, DType::f32, {2, 7})), ErrorKind::InvalidArgument, "y");
+        EXPECT_VKML_ERROR(ops::matmul_quantized(s, w, x, Tensor::empty(*dev, DType::f32, {3, 8}), {}),
+                          ErrorKind::InvalidArgument, "y");
+        EXPECT_VKML_ERROR(ops::matmul_quantized(s, Tensor::empty(*dev, DType::f32, {8, 64}), x, y, {}),
+                          ErrorKind::InvalidArgument, "w must be");
+        EXPECT_VKML_ERROR(ops::matmul_quantized(s, w, Tensor::empty(*dev, DType::f16, {2, 64}), y, {}),
+                          ErrorKind::InvalidArgument, "x must be");
+        EXPECT_VKML_ERROR(ops::matmul_quantized(s, w.reshape({2, 4, 64}), x, y, {}), ErrorKind::InvalidArgument, "[m, k]");
+        // k not a multiple of the block cannot even be made into a tensor.
+        EXPECT_VKML_ERROR(Tensor::empty(*dev, DType::q6_k, {8, 255}), ErrorKind::InvalidArgument, "");
+    }
+}
+
+}  // namespace
+}  // namespace vkml::test
