@@ -79,7 +79,8 @@ TEST_F(Softmax, CausalMaskWithOffsets) {
         // the row (nothing masked), a 1-D row (query 0), and a long row.
         const std::vector<Case> cases = {{{2, 3, 5, 9}, 0}, {{2, 3, 5, 9}, 4},  {{4, 40}, 36},
                                          {{3, 7, 7}, 0},    {{2, 6, 33}, 100}, {{9}, 2},
-                                         {{1, 3, 5000}, 4997}};
+                                         {{1, 3, 5000}, 4997}, {{1, 3, 20000}, 19997},
+                                         {{1, 3, 20000}, 0}};  // the last two: split rows
         for (const Case& c : cases) {
             SCOPED_TRACE(shape_string(c.shape) + " offset " + std::to_string(c.offset));
             const int64_t cols = c.shape.back();
@@ -127,6 +128,39 @@ TEST_F(Softmax, InPlaceAndInfinities) {
         EXPECT_EQ(x.to_floats()[0], 0.0f);
         expect_log_probs(reference::log_softmax(xs, 4097, 2.0f), x2.to_floats());
         EXPECT_NMSE_LE(reference::entropy(xs, 4097), h.to_floats(), 1e-6);
+    }
+}
+
+TEST_F(Softmax, SplitRowsInPlaceAndNan) {
+    // Few long rows take the split-row kernels (segment partials, then a merge).
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        const int64_t cols = 40000;
+        auto xs = random_floats(3 * cols, 15, -6.0f, 6.0f);
+        xs[5] = -std::numeric_limits<float>::infinity();
+        Tensor x = Tensor::from_floats(*dev, DType::f32, {3, cols}, xs);
+        Tensor x2 = Tensor::from_floats(*dev, DType::f32, {3, cols}, xs);
+        ops::softmax(s, x, x, {.scale = 1.5f});
+        ops::log_softmax(s, x2, x2);
+        s.finish();
+        EXPECT_NMSE_LE(reference::softmax(xs, cols, 1.5f), x.to_floats(), 1e-6);
+        expect_log_probs(reference::log_softmax(xs, cols), x2.to_floats());
+
+        // A NaN anywhere makes its whole row NaN (as in PyTorch), on both paths.
+        for (int64_t c : {int64_t{33}, cols}) {
+            std::vector<float> v(2 * c, 0.5f);
+            v[c + c - 1] = std::numeric_limits<float>::quiet_NaN();
+            Tensor t = Tensor::from_floats(*dev, DType::f32, {2, c}, v);
+            Tensor h = Tensor::empty(*dev, DType::f32, {2});
+            ops::entropy(s, t, h);
+            ops::softmax(s, t, t);
+            s.finish();
+            const auto got = t.to_floats();
+            EXPECT_FLOAT_EQ(got[0], 1.0f / static_cast<float>(c));
+            EXPECT_TRUE(std::isnan(got[c])) << c;
+            EXPECT_TRUE(std::isnan(h.to_floats()[1])) << c;
+        }
     }
 }
 

@@ -11,10 +11,18 @@ namespace {
 struct SoftmaxParams {
     uint32_t rows, cols, row_base, q_dim, mode, causal, offset;
     float scale;
+    uint32_t segs, seg_cols;  // split-row kernels only
 };
 static_assert(sizeof(SoftmaxParams) <= 128);
 
 enum Mode : uint32_t { kSoftmax = 0, kLogSoftmax = 1, kEntropy = 2 };
+
+// Few long rows are split into segments so that they fill a GPU (32 x 32000 logits would
+// otherwise be 32 workgroups): segments of about kSegCols columns, at most kMaxSegs per row.
+constexpr int64_t kSplitMaxRows = 64;
+constexpr int64_t kSplitMinCols = 16384;
+constexpr int64_t kSegCols = 2048;
+constexpr int64_t kMaxSegs = 128;
 
 void run(Stream& s, const char* name, const Tensor& x, const Tensor& y, Mode mode,
          const SoftmaxOptions& o) {
@@ -41,18 +49,45 @@ void run(Stream& s, const char* name, const Tensor& x, const Tensor& y, Mode mod
     const uint32_t offset = static_cast<uint32_t>(std::min<int64_t>(o.causal ? o.causal_offset : 0, cols));
 
     Device& dev = s.device();
+    const Tensor x2 = x.reshape({rows, cols});
+    const Tensor y2 = mode == kEntropy ? y.reshape({rows, 1}) : y.reshape({rows, cols});
+    const uint64_t x_row_bytes = 4 * static_cast<uint64_t>(cols);
+    const uint64_t y_row_bytes = mode == kEntropy ? 4 : x_row_bytes;
+    SoftmaxParams p{0, static_cast<uint32_t>(cols), 0, static_cast<uint32_t>(q_dim), mode,
+                    o.causal ? 1u : 0u, offset, o.scale, 1, static_cast<uint32_t>(cols)};
+
+    if (rows <= kSplitMaxRows && cols >= kSplitMinCols) {
+        const int64_t segs = std::min(kMaxSegs, (cols + kSegCols - 1) / kSegCols);
+        const int64_t seg_cols = (cols + segs - 1) / segs;
+        p.segs = static_cast<uint32_t>(segs);
+        p.seg_cols = static_cast<uint32_t>(seg_cols);
+        const uint32_t wg = row_workgroup_size(dev, name, [&](uint32_t w) {
+            return row_passes(2, static_cast<uint64_t>(seg_cols), w) + static_cast<uint64_t>(segs) / w;
+        });
+        const Kernel& part = dev.kernel(reduce_variant(dev, "softmax_part"), {wg});
+        const Kernel& finish = dev.kernel(reduce_variant(dev, "softmax_finish"), {wg});
+        // Per-segment (max, sum, entropy term), kept alive until the recording has run.
+        const Tensor scratch = Tensor::empty(dev, DType::f32, {rows, segs * 3});
+        s.hold(scratch.buffer());
+        for_each_row_chunk(dev, name, rows, {x_row_bytes, y_row_bytes, 12 * static_cast<uint64_t>(segs)},
+                           [&](int64_t first, int64_t count) {
+            p.rows = static_cast<uint32_t>(count);
+            p.row_base = static_cast<uint32_t>(first % q_dim);  // only (row % q_dim) matters
+            const Tensor xc = x2.row_slice(first, count), pc = scratch.row_slice(first, count);
+            const Groups groups = grid_1d(dev, static_cast<uint64_t>(count * segs));
+            s.dispatch(part, {in(xc), out(pc)}, p, groups, name);
+            s.dispatch(finish, {in(xc), in(pc), out(y2.row_slice(first, count))}, p, groups, name);
+        });
+        return;
+    }
+
     const uint32_t wg = row_workgroup_size(dev, name, [&](uint32_t w) {
         return row_passes(mode == kEntropy ? 1 : 2, static_cast<uint64_t>(cols), w);
     });
     const Kernel& k = dev.kernel(reduce_variant(dev, "softmax"), {wg});
-    const Tensor x2 = x.reshape({rows, cols});
-    const Tensor y2 = mode == kEntropy ? y.reshape({rows, 1}) : y.reshape({rows, cols});
-    const uint64_t y_row_bytes = mode == kEntropy ? 4 : 4 * static_cast<uint64_t>(cols);
-    for_each_row_chunk(dev, name, rows, {4 * static_cast<uint64_t>(cols), y_row_bytes},
-                       [&](int64_t first, int64_t count) {
-        const SoftmaxParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols),
-                              static_cast<uint32_t>(first % q_dim),  // only (row % q_dim) matters
-                              static_cast<uint32_t>(q_dim), mode, o.causal ? 1u : 0u, offset, o.scale};
+    for_each_row_chunk(dev, name, rows, {x_row_bytes, y_row_bytes}, [&](int64_t first, int64_t count) {
+        p.rows = static_cast<uint32_t>(count);
+        p.row_base = static_cast<uint32_t>(first % q_dim);  // only (row % q_dim) matters
         s.dispatch(k, {in(x2.row_slice(first, count)), out(y2.row_slice(first, count))}, p,
                    grid_1d(dev, static_cast<uint64_t>(count)), name);
     });
