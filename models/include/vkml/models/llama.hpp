@@ -1,0 +1,85 @@
+// Llama-style decoder (RMSNorm, RoPE, grouped-query attention, SwiGLU FFN), as llama.cpp's
+// `llama` architecture and Hugging Face's LlamaForCausalLM define it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vkml/models/weights.hpp"
+#include "vkml/device.hpp"
+#include "vkml/ops/attention.hpp"
+#include "vkml/stream.hpp"
+
+namespace vkml::models {
+
+struct LlamaConfig {
+    int64_t vocab = 0, dim = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, ffn = 0;
+    int64_t context = 2048;
+    int64_t rope_dims = 0;  // rotated dimensions per head (<= head_dim)
+    float norm_eps = 1e-5f;
+    float rope_theta = 10000.0f;
+    // Adjacent pairs for GGUF `llama` files (llama.cpp permutes Q/K on conversion); half split
+    // for Hugging Face checkpoints.
+    ops::RopeMode rope = ops::RopeMode::Adjacent;
+    bool tied_output = false;  // no output.weight: the LM head is the token embedding
+
+    // From GGUF metadata (`llama.*` keys) and tensor shapes; checks consistency, naming the file.
+    static LlamaConfig from_gguf(const WeightSource& w);
+    std::string describe() const;
+};
+
+struct LlamaOptions {
+    int64_t max_context = 0;  // KV-cache rows per session; 0 = the model's context length
+};
+
+// The decoder on a device. Weights are uploaded once in their file's type (f32, f16, q8_0,
+// q6_k, q4_0; the token table as f32 or f16); each forward pass is a Graph (activations planned
+// by liveness) recorded into one command buffer.
+//
+// Thread safety: one Llama may serve several sessions, but forward() calls must not overlap.
+class Llama {
+public:
+    Llama(Device& device, const WeightSource& weights, const LlamaOptions& options = {});
+    ~Llama();
+    Llama(const Llama&) = delete;
+    Llama& operator=(const Llama&) = delete;
+
+    const LlamaConfig& config() const { return config_; }
+    Device& device() const { return *device_; }
+
+    // One sequence's state: the f16 KV cache of every layer and the number of tokens it holds.
+    struct Session {
+        std::vector<Tensor> k, v;
+        int64_t pos = 0;
+        int64_t max_context = 0;
+    };
+    Session new_session() const;
+
+    // Records the forward pass of `tokens` appended at session.pos and advances it. Returns the
+    // logits, f32 [tokens.size(), vocab] with all_logits, else [1, vocab] for the last token;
+    // valid once the stream has finished (and until the next forward call).
+    Tensor forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits = false);
+    // forward() + finish + download.
+    std::vector<float> logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits = false);
+
+private:
+    struct Weights;
+    struct Step;
+    Step& step_for(int64_t n, bool all_logits);
+
+    std::shared_ptr<Device> device_;
+    LlamaConfig config_;
+    LlamaOptions options_;
+    std::unique_ptr<Weights> weights_;
+    std::vector<std::unique_ptr<Step>> steps_;  // graphs by token count, most recent last
+    int64_t cur_pos_ = 0;                       // read by the graphs' closures at record time
+};
+
+// GGUF tensor names of the llama architecture.
+namespace llama_names {
+std::string layer(int64_t i, const char* suffix);  // "blk.3.attn_q.weight"
+}
+
+}  // namespace vkml::models

@@ -1,0 +1,115 @@
+#include "vkml/models/weights.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "vkml/device.hpp"
+#include "vkml/error.hpp"
+#include "vkml/ops/quant_cpu.hpp"
+
+namespace vkml::models {
+
+WeightInfo WeightSource::require(const std::string& name) const {
+    auto w = find(name);
+    if (!w) throw Error(ErrorKind::BadFile, path() + ": tensor '" + name + "' is missing");
+    return *w;
+}
+
+WeightInfo WeightSource::require(const std::string& name, const Shape& shape) const {
+    WeightInfo w = require(name);
+    if (w.shape != shape)
+        throw Error(ErrorKind::BadFile, path() + ": tensor '" + name + "' has shape " + shape_string(w.shape) +
+                                            ", expected " + shape_string(shape));
+    return w;
+}
+
+int64_t WeightSource::require_int(const std::string& key) const {
+    auto v = number(key);
+    if (!v) throw Error(ErrorKind::BadFile, path() + ": metadata '" + key + "' is missing");
+    if (*v != std::floor(*v) || *v < 0 || *v > 9.0e15)
+        throw Error(ErrorKind::BadFile, path() + ": metadata '" + key + "' = " + std::to_string(*v) +
+                                            " is not a non-negative integer");
+    return static_cast<int64_t>(*v);
+}
+
+int64_t WeightSource::int_or(const std::string& key, int64_t fallback) const {
+    return number(key) ? require_int(key) : fallback;
+}
+
+double WeightSource::number_or(const std::string& key, double fallback) const {
+    return number(key).value_or(fallback);
+}
+
+void InMemoryWeights::add(const std::string& tensor, DType dtype, Shape shape, std::vector<uint8_t> bytes) {
+    if (dtype_bytes(dtype, static_cast<uint64_t>(shape_numel(shape))) != bytes.size())
+        throw Error(ErrorKind::InvalidArgument, "tensor '" + tensor + "': " + std::to_string(bytes.size()) +
+                                                    " bytes do not match " + std::string(dtype_name(dtype)) + shape_string(shape));
+    tensors_[tensor] = Entry{dtype, std::move(shape), std::move(bytes)};
+}
+
+void InMemoryWeights::add_floats(const std::string& tensor, Shape shape, const std::vector<float>& values) {
+    std::vector<uint8_t> bytes(values.size() * 4);
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    add(tensor, DType::f32, std::move(shape), std::move(bytes));
+}
+
+std::optional<WeightInfo> InMemoryWeights::find(const std::string& name) const {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end()) return std::nullopt;
+    return WeightInfo{it->second.dtype, it->second.shape, it->second.bytes.data(), it->second.bytes.size()};
+}
+
+std::optional<double> InMemoryWeights::number(const std::string& key) const {
+    auto it = numbers_.find(key);
+    if (it == numbers_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::optional<std::string> InMemoryWeights::text(const std::string& key) const {
+    auto it = texts_.find(key);
+    if (it == texts_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::vector<float> weight_to_floats(const WeightInfo& w) {
+    const int64_t n = shape_numel(w.shape);
+    if (dtype_bytes(w.dtype, static_cast<uint64_t>(n)) != w.bytes)
+        throw Error(ErrorKind::BadFile, "weight of " + std::string(dtype_name(w.dtype)) + shape_string(w.shape) +
+                                            " has " + std::to_string(w.bytes) + " bytes");
+    std::vector<float> out(static_cast<size_t>(n));
+    switch (w.dtype) {
+        case DType::f32:
+            std::memcpy(out.data(), w.data, w.bytes);
+            break;
+        case DType::f16:
+            for (int64_t i = 0; i < n; ++i) {
+                uint16_t h;
+                std::memcpy(&h, w.data + 2 * i, 2);
+                out[i] = half_to_float(h);
+            }
+            break;
+        case DType::q8_0:
+        case DType::q6_k:
+        case DType::q4_0:
+            ops::dequantize_cpu(w.dtype, w.data, n, out.data());
+            break;
+        default:
+            throw Error(ErrorKind::Unsupported, "weights of type " + std::string(dtype_name(w.dtype)) + " are not supported");
+    }
+    return out;
+}
+
+Tensor upload_weight(Device& dev, const WeightInfo& w, DType dtype, const std::string& name) {
+    if (w.dtype == dtype && (dtype == DType::f32 || is_quantized(dtype)))
+        return Tensor::from_host(dev, dtype, w.shape, w.data, w.bytes, Pool::Weights);
+    if (dtype == DType::f16 && !dev.caps().fp16_storage)
+        throw Error(ErrorKind::Unsupported, "'" + name + "': device '" + dev.caps().name + "' has no 16-bit storage");
+    if (dtype == DType::f16 && w.dtype == DType::f16)
+        return Tensor::from_host(dev, dtype, w.shape, w.data, w.bytes, Pool::Weights);
+    if (dtype == DType::f32 || dtype == DType::f16)
+        return Tensor::from_floats(dev, dtype, w.shape, weight_to_floats(w), Pool::Weights);
+    throw Error(ErrorKind::Unsupported, "'" + name + "': converting " + std::string(dtype_name(w.dtype)) + " to " +
+                                            std::string(dtype_name(dtype)) + " on load is not supported");
+}
+
+}  // namespace vkml::models

@@ -1,0 +1,111 @@
+// The Llama decoder on the GPU against the CPU reference forward, on small random models.
+#include <cmath>
+
+#include "vkml/models/llama.hpp"
+#include "vkml/reference/llama.hpp"
+#include "vkml_test.hpp"
+
+namespace vkml::test {
+namespace {
+
+using models::InMemoryWeights;
+using models::Llama;
+using models::LlamaConfig;
+using models::llama_names::layer;
+
+class LlamaTest : public VkmlTest {};
+
+// A random llama with GGUF names and metadata; `tied` drops output.weight.
+InMemoryWeights random_llama(int64_t vocab, int64_t dim, int64_t layers, int64_t heads, int64_t kv_heads, int64_t ffn,
+                             bool tied, uint32_t seed) {
+    InMemoryWeights w("random-llama");
+    w.set("general.architecture", "llama");
+    w.set("llama.embedding_length", static_cast<double>(dim));
+    w.set("llama.block_count", static_cast<double>(layers));
+    w.set("llama.attention.head_count", static_cast<double>(heads));
+    w.set("llama.attention.head_count_kv", static_cast<double>(kv_heads));
+    w.set("llama.feed_forward_length", static_cast<double>(ffn));
+    w.set("llama.context_length", 64.0);
+    w.set("llama.attention.layer_norm_rms_epsilon", 1e-5);
+    const int64_t kvd = kv_heads * (dim / heads);
+    uint32_t s = seed;
+    auto mat = [&](const std::string& name, int64_t rows, int64_t cols, float scale) {
+        w.add_floats(name, {rows, cols}, random_floats(rows * cols, ++s, -scale, scale));
+    };
+    auto vec = [&](const std::string& name, int64_t n) { w.add_floats(name, {n}, random_floats(n, ++s, 0.8f, 1.2f)); };
+    mat("token_embd.weight", vocab, dim, 1.0f);
+    vec("output_norm.weight", dim);
+    if (!tied) mat("output.weight", vocab, dim, 0.2f);
+    const float sd = 1.0f / std::sqrt(static_cast<float>(dim));
+    for (int64_t i = 0; i < layers; ++i) {
+        vec(layer(i, "attn_norm.weight"), dim);
+        mat(layer(i, "attn_q.weight"), dim, dim, 2 * sd);
+        mat(layer(i, "attn_k.weight"), kvd, dim, 2 * sd);
+        mat(layer(i, "attn_v.weight"), kvd, dim, sd);
+        mat(layer(i, "attn_output.weight"), dim, dim, sd);
+        vec(layer(i, "ffn_norm.weight"), dim);
+        mat(layer(i, "ffn_gate.weight"), ffn, dim, sd);
+        mat(layer(i, "ffn_up.weight"), ffn, dim, sd);
+        mat(layer(i, "ffn_down.weight"), dim, ffn, sd);
+    }
+    return w;
+}
+
+std::vector<float> row(const std::vector<float>& m, int64_t r, int64_t cols) {
+    return std::vector<float>(m.begin() + r * cols, m.begin() + (r + 1) * cols);
+}
+
+TEST_F(LlamaTest, PrefillMatchesTheCpuReference) {
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        for (bool tied : {false, true}) {
+            const InMemoryWeights w = random_llama(97, 64, 2, 4, 2, 96, tied, tied ? 100 : 200);
+            const LlamaConfig c = LlamaConfig::from_gguf(w);
+            EXPECT_EQ(c.head_dim, 16);
+            EXPECT_EQ(c.tied_output, tied);
+            Llama model(*dev, w);
+            const std::vector<int32_t> tokens = {1, 5, 96, 0, 42, 42, 7, 13, 60, 2, 88};
+            auto session = model.new_session();
+            const auto got = model.logits(session, tokens, /*all_logits=*/true);
+            const auto ref = reference::llama_forward(reference::LlamaF32::load(w, c), tokens);
+            EXPECT_NMSE_LE(ref, got, 1e-4);
+            EXPECT_EQ(session.pos, 11);
+        }
+    }
+}
+
+TEST_F(LlamaTest, PrefillThenDecodeStepsEqualOneLongPrefill) {
+    for (const auto& dev : devices()) {
+        const InMemoryWeights w = random_llama(61, 48, 2, 6, 3, 80, false, 300);
+        Llama model(*dev, w);
+        const std::vector<int32_t> tokens = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9};
+        auto full = model.new_session();
+        const auto all = model.logits(full, tokens, true);
+        auto inc = model.new_session();
+        const std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + 6);
+        auto last = model.logits(inc, prompt);
+        EXPECT_NMSE_LE(row(all, 5, 61), last, 1e-6);
+        for (size_t t = 6; t < tokens.size(); ++t) {
+            SCOPED_TRACE("position " + std::to_string(t));
+            last = model.logits(inc, {tokens[t]});
+            EXPECT_NMSE_LE(row(all, static_cast<int64_t>(t), 61), last, 1e-6);
+        }
+    }
+}
+
+TEST_F(LlamaTest, BadInputIsAClearError) {
+    const auto& dev = devices()[0];
+    const InMemoryWeights w = random_llama(31, 32, 1, 2, 2, 32, false, 400);
+    Llama model(*dev, w, {.max_context = 8});
+    auto s = model.new_session();
+    EXPECT_VKML_ERROR(model.logits(s, {31}), ErrorKind::InvalidArgument, "outside the vocabulary of 31");
+    EXPECT_VKML_ERROR(model.logits(s, {}), ErrorKind::InvalidArgument, "no tokens");
+    model.logits(s, {1, 2, 3, 4, 5, 6});
+    EXPECT_VKML_ERROR(model.logits(s, {1, 2, 3}), ErrorKind::InvalidArgument, "exceed the context of 8");
+    InMemoryWeights broken = random_llama(31, 32, 1, 2, 2, 32, false, 401);
+    broken.add_floats("blk.0.attn_k.weight", {16, 32}, std::vector<float>(16 * 32, 0.0f));
+    EXPECT_VKML_ERROR(Llama(*dev, broken), ErrorKind::BadFile, "blk.0.attn_k.weight");
+}
+
+}  // namespace
+}  // namespace vkml::test
