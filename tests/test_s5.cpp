@@ -56,7 +56,8 @@ TEST_F(S5, PrefillMatchesReference) {
             Tensor u = f32(*dev, {c.batch, c.len, c.hdim}, us);
             Tensor state = f32(*dev, {c.batch, c.states, 2}, st);
             Tensor y = Tensor::empty(*dev, DType::f32, {c.batch, c.len, c.hdim});
-            ops::s5(s, u, upload(*dev, hw, c.states, c.hdim), y, state);
+            const auto w = upload(*dev, hw, c.states, c.hdim);
+            ops::s5(s, u, w, y, state);
             s.finish();
             const auto ref = reference::s5(us, hw.lambda, hw.log_step, hw.B, hw.C, hw.D, st, c.batch, c.len,
                                            c.hdim, c.states);
@@ -77,7 +78,8 @@ TEST_F(S5, PrefillThenStepsEqualsOnePrefill) {
         const std::vector<float> zeros(batch * states * 2, 0.0f);
         Tensor st_full = f32(*dev, {batch, states, 2}, zeros), st = f32(*dev, {batch, states, 2}, zeros);
         Tensor y = Tensor::empty(*dev, DType::f32, {batch, len, hdim});
-        ops::s5(s, f32(*dev, {batch, len, hdim}, us), w, y, st_full);
+        Tensor u_full = f32(*dev, {batch, len, hdim}, us);
+        ops::s5(s, u_full, w, y, st_full);
         s.finish();
         auto slice = [&](int64_t t0, int64_t t1) {
             std::vector<float> out;
@@ -87,7 +89,8 @@ TEST_F(S5, PrefillThenStepsEqualsOnePrefill) {
             return out;
         };
         Tensor yh = Tensor::empty(*dev, DType::f32, {batch, pre, hdim});
-        ops::s5(s, f32(*dev, {batch, pre, hdim}, slice(0, pre)), w, yh, st);
+        Tensor u_head = f32(*dev, {batch, pre, hdim}, slice(0, pre));
+        ops::s5(s, u_head, w, yh, st);
         s.finish();
         std::vector<float> got(batch * len * hdim);
         const auto yhv = yh.to_floats();
@@ -96,7 +99,8 @@ TEST_F(S5, PrefillThenStepsEqualsOnePrefill) {
                 for (int64_t h = 0; h < hdim; ++h) got[(b * len + t) * hdim + h] = yhv[(b * pre + t) * hdim + h];
         for (int64_t t = pre; t < len; ++t) {
             Tensor yt = Tensor::empty(*dev, DType::f32, {batch, hdim});
-            ops::s5_step(s, f32(*dev, {batch, hdim}, slice(t, t + 1)), w, yt, st);
+            Tensor ut = f32(*dev, {batch, hdim}, slice(t, t + 1));
+            ops::s5_step(s, ut, w, yt, st);
             s.finish();
             const auto yv = yt.to_floats();
             for (int64_t b = 0; b < batch; ++b)
