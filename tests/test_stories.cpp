@@ -1,0 +1,82 @@
+// A real trained model made by others: stories260K (llama2.c, TinyStories) must decode greedily
+// to exactly the text llama2.c prints.
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "vkml/models/gguf_weights.hpp"
+#include "vkml/models/llama.hpp"
+#include "vkml_test.hpp"
+
+namespace vkml::test {
+namespace {
+
+class Stories : public VkmlTest {};
+
+std::string shared_data(const std::string& rel) {
+    const char* dir = std::getenv("VKML_SHARED_DATA");
+    return std::string(dir ? dir : "../shared/data") + "/" + rel;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+// SentencePiece pieces to text: "▁" is a space, "<0xAB>" a raw byte.
+std::string detokenize(const std::vector<std::string>& pieces, const std::vector<int32_t>& ids) {
+    std::string out;
+    for (int32_t id : ids) {
+        const std::string& p = pieces.at(static_cast<size_t>(id));
+        if (p.size() == 6 && p.rfind("<0x", 0) == 0 && p.back() == '>') {
+            out += static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16));
+            continue;
+        }
+        for (size_t i = 0; i < p.size(); ++i) {
+            if (p.compare(i, 3, "\xe2\x96\x81") == 0) {
+                out += ' ';
+                i += 2;
+            } else {
+                out += p[i];
+            }
+        }
+    }
+    return out;
+}
+
+TEST_F(Stories, GreedyDecodingMatchesLlama2c) {
+    const std::string expected = read_text(shared_data("reference/stories260K_greedy200.txt"));
+    ASSERT_FALSE(expected.empty()) << "missing " << shared_data("reference/stories260K_greedy200.txt");
+    models::GgufWeights w(shared_data("models/stories260K.gguf"));
+    const auto pieces = w.file().get_string_array("tokenizer.ggml.tokens");
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        models::Llama model(*dev, w);
+        const models::LlamaConfig& c = model.config();
+        EXPECT_EQ(c.dim, 64);
+        EXPECT_EQ(c.layers, 5);
+        EXPECT_EQ(c.heads, 8);
+        EXPECT_EQ(c.kv_heads, 4);
+        EXPECT_EQ(c.vocab, 512);
+        auto session = model.new_session();
+        std::vector<int32_t> generated;
+        int32_t token = 1;  // BOS
+        for (int pos = 0; pos < 200; ++pos) {  // llama2.c: 200 steps, one token each
+            const auto logits = model.logits(session, {token});
+            token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            if (token == 1) break;  // llama2.c stops at the next BOS
+            generated.push_back(token);
+        }
+        std::string text = detokenize(pieces, generated);
+        if (!text.empty() && text[0] == ' ') text.erase(0, 1);  // llama2.c drops the space after BOS
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        std::string want = expected;
+        while (!want.empty() && want.back() == '\n') want.pop_back();
+        EXPECT_EQ(text, want);
+    }
+}
+
+}  // namespace
+}  // namespace vkml::test
