@@ -7,8 +7,15 @@
 // workgroup picks the best of the invocations' heads, and only the invocation that owned the
 // winner advances, rescanning its slice (for elements after the winner in the order) once its
 // list runs out. Each step therefore costs one workgroup reduction, not a pass over the row.
+//
+// Argmax of few long rows is split: argmax_part_* finds each segment's best (key, index) and
+// argmax_finish_* picks the best of a row's segments.
 //!variant argmax_sg -DVKML_SUBGROUP=1 -DARGMAX=1
 //!variant argmax_shared -DARGMAX=1
+//!variant argmax_part_sg -DVKML_SUBGROUP=1 -DARGMAX=1 -DSTAGE=1
+//!variant argmax_part_shared -DARGMAX=1 -DSTAGE=1
+//!variant argmax_finish_sg -DVKML_SUBGROUP=1 -DARGMAX=1 -DSTAGE=2
+//!variant argmax_finish_shared -DARGMAX=1 -DSTAGE=2
 //!variant top_k_sg -DVKML_SUBGROUP=1
 //!variant top_k_shared
 #extension GL_GOOGLE_include_directive : require
@@ -20,10 +27,22 @@ layout(constant_id = 0) const uint WG = 256;
 #include "reduce.glsl"
 #include "indexing.glsl"
 
+#ifndef STAGE
+#define STAGE 0
+#endif
+
+#if STAGE == 2
+layout(std430, binding = 0) readonly buffer P { uint part[]; };  // [rows, segs, 2]: key, index
+#else
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+#endif
 #ifdef ARGMAX
 #define M 1u
+#if STAGE == 1
+layout(std430, binding = 1) writeonly buffer P { uint part[]; };
+#else
 layout(std430, binding = 1) writeonly buffer I { uint out_idx[]; };  // [rows]
+#endif
 #else
 #define M 4u
 layout(std430, binding = 1) writeonly buffer V { float out_val[]; };  // [rows, k]
@@ -36,6 +55,8 @@ layout(push_constant) uniform Params {
     uint k;
     uint t_begin;  // this dispatch finds ranks [t_begin, t_end); a split (for llvmpipe's loop
     uint t_end;    // limit) resumes after rank t_begin - 1, written by the previous dispatch
+    uint segs;     // split argmax: segments per row, of seg_cols columns each
+    uint seg_cols;
 } p;
 
 // Monotone map of the value order onto unsigned integers. 0 is never produced (-inf maps to
@@ -52,16 +73,17 @@ uint li[M];
 uint cnt = 0u;
 uint head = 0u;
 
-// Refills this invocation's list with the M best elements of its slice that come strictly
-// after (tk, ti) in the order (all of them when !bounded), best first.
-void rescan(uint base, bool bounded, uint tk, uint ti) {
+#if STAGE != 2
+// Refills this invocation's list with the M best elements of its slice of columns [j0, j1) that
+// come strictly after (tk, ti) in the order (all of them when !bounded), best first.
+void rescan(uint base, uint j0, uint j1, bool bounded, uint tk, uint ti) {
     [[unroll]] for (uint q = 0u; q < M; ++q) {
         lk[q] = 0u;  // "none": below every real key
         li[q] = 0xFFFFFFFFu;
     }
     cnt = 0u;
     head = 0u;
-    for (uint j = gl_LocalInvocationID.x; j < p.cols; j += WG) {
+    for (uint j = j0 + gl_LocalInvocationID.x; j < j1; j += WG) {
         uint key = order_key(x[base + j]);
         if (bounded && !(key < tk || (key == tk && j > ti))) continue;
         if (key <= lk[M - 1u]) continue;  // an equal key kept earlier has the lower index
@@ -81,19 +103,48 @@ void rescan(uint base, bool bounded, uint tk, uint ti) {
     }
 }
 
+#endif
+
 void main() {
+#if STAGE == 1
+    const uint gid = linear_group_id();
+    const uint row = gid / p.segs, g = gid % p.segs;
+    if (row >= p.rows) return;  // uniform across the workgroup
+    const uint j0 = g * p.seg_cols;
+    rescan(row * p.cols, j0, min(p.cols, j0 + p.seg_cols), false, 0u, 0u);
+    uint key = lk[0], idx = li[0];
+    wg_best(key, idx);
+    if (gl_LocalInvocationID.x == 0u) {
+        part[gid * 2u] = key;  // gid = row * segs + g
+        part[gid * 2u + 1u] = idx;
+    }
+#elif STAGE == 2
+    const uint row = linear_group_id();
+    if (row >= p.rows) return;
+    uint key = 0u, idx = 0xFFFFFFFFu;
+    for (uint i = gl_LocalInvocationID.x; i < p.segs; i += WG) {
+        const uint o = (row * p.segs + i) * 2u;
+        const uint k2 = part[o], i2 = part[o + 1u];
+        if (k2 > key || (k2 == key && i2 < idx)) {
+            key = k2;
+            idx = i2;
+        }
+    }
+    wg_best(key, idx);
+    if (gl_LocalInvocationID.x == 0u) out_idx[row] = idx;
+#else
     const uint row = linear_group_id();
     if (row >= p.rows) return;  // uniform across the workgroup
     const uint base = row * p.cols;
 
 #ifdef ARGMAX
-    rescan(base, false, 0u, 0u);
+    rescan(base, 0u, p.cols, false, 0u, 0u);
 #else
     if (p.t_begin == 0u) {
-        rescan(base, false, 0u, 0u);
+        rescan(base, 0u, p.cols, false, 0u, 0u);
     } else {
         const uint prev = out_idx[row * p.k + p.t_begin - 1u];
-        rescan(base, true, order_key(x[base + prev]), prev);
+        rescan(base, 0u, p.cols, true, order_key(x[base + prev]), prev);
     }
 #endif
     for (uint t = p.t_begin; t < p.t_end; ++t) {
@@ -110,7 +161,8 @@ void main() {
         }
         if (head < cnt && li[head] == idx) {
             ++head;
-            if (head == cnt && cnt == M) rescan(base, true, key, idx);
+            if (head == cnt && cnt == M) rescan(base, 0u, p.cols, true, key, idx);
         }
     }
+#endif
 }

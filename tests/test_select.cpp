@@ -110,6 +110,16 @@ TEST_F(Select, NanInfAndSignedZero) {
         const auto ref = reference::top_k(xs, 8, 8);
         const std::vector<uint32_t> expect = {1, 3, 4, 2, 0, 6, 7, 5, 5, 2, 0, 1, 6, 7, 4, 3};
         EXPECT_EQ(ref.indices, expect);
+
+        // The same order on the split path of argmax (few long rows): a late NaN beats an
+        // early +inf; among equal maxima the first wins.
+        std::vector<float> lr(2 * 40000, 1.0f);
+        lr[100] = inf;
+        lr[39000] = nan;
+        lr[39500] = nan;
+        lr[40000 + 20000] = 5.0f;
+        lr[40000 + 30000] = 5.0f;
+        check_top_k(s, *dev, {2, 40000}, lr, 3);
     }
 }
 

@@ -11,6 +11,7 @@ namespace {
 struct SelectParams {
     uint32_t rows, cols, k;
     uint32_t t_begin, t_end;  // this dispatch finds ranks [t_begin, t_end) of each row
+    uint32_t segs, seg_cols;  // split argmax only
 };
 static_assert(sizeof(SelectParams) <= 128);
 
@@ -22,6 +23,12 @@ void check_x(const char* name, const Tensor& x) {
 }
 
 constexpr uint64_t kListLength = 4;  // M in shaders/select.comp
+
+// Argmax of few long rows is split into segments (as softmax is; see softmax.cpp).
+constexpr int64_t kSplitMaxRows = 64;
+constexpr int64_t kSplitMinCols = 16384;
+constexpr int64_t kSegCols = 2048;
+constexpr int64_t kMaxSegs = 128;
 
 // Worst-case loop iterations of one SIMD group (subgroup) of a top_k workgroup finding `steps`
 // ranks, which is what llvmpipe's loop limit counts: the lanes' refills run one after another.
@@ -75,14 +82,40 @@ void argmax(Stream& s, const Tensor& x, const Tensor& idx) {
         fail(name, "idx " + idx.describe() + " must hold one index per row of x " + x.describe() +
                        " (" + std::to_string(rows) + ")");
     Device& dev = s.device();
+    const Tensor x2 = x.reshape({rows, cols}), i2 = idx.reshape({rows, 1});
+    const uint64_t x_row_bytes = 4 * static_cast<uint64_t>(cols);
+
+    if (rows <= kSplitMaxRows && cols >= kSplitMinCols) {
+        // Few long rows (greedy decoding over a vocabulary): segments, then a merge.
+        const int64_t segs = std::min(kMaxSegs, (cols + kSegCols - 1) / kSegCols);
+        const int64_t seg_cols = (cols + segs - 1) / segs;
+        const uint32_t wg = row_workgroup_size(dev, name, [&](uint32_t w) {
+            return row_passes(1, static_cast<uint64_t>(seg_cols), w);
+        });
+        const Kernel& part = dev.kernel(reduce_variant(dev, "argmax_part"), {wg});
+        const Kernel& finish = dev.kernel(reduce_variant(dev, "argmax_finish"), {wg});
+        const Tensor scratch = Tensor::empty(dev, DType::u32, {rows, segs * 2});  // (key, index)
+        s.hold(scratch.buffer());
+        for_each_row_chunk(dev, name, rows, {x_row_bytes, 4, 8 * static_cast<uint64_t>(segs)},
+                           [&](int64_t first, int64_t count) {
+            const SelectParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols), 1, 0, 1,
+                                 static_cast<uint32_t>(segs), static_cast<uint32_t>(seg_cols)};
+            const Tensor pc = scratch.row_slice(first, count);
+            s.dispatch(part, {in(x2.row_slice(first, count)), out(pc)}, p,
+                       grid_1d(dev, static_cast<uint64_t>(count * segs)), name);
+            s.dispatch(finish, {in(pc), out(i2.row_slice(first, count))}, p,
+                       grid_1d(dev, static_cast<uint64_t>(count)), name);
+        });
+        return;
+    }
+
     const uint32_t wg = row_workgroup_size(dev, name, [&](uint32_t w) {
         return row_passes(1, static_cast<uint64_t>(cols), w);
     });
     const Kernel& kern = dev.kernel(reduce_variant(dev, "argmax"), {wg});
-    const Tensor x2 = x.reshape({rows, cols}), i2 = idx.reshape({rows, 1});
-    for_each_row_chunk(dev, name, rows, {4 * static_cast<uint64_t>(cols), 4},
-                       [&](int64_t first, int64_t count) {
-        const SelectParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols), 1, 0, 1};
+    for_each_row_chunk(dev, name, rows, {x_row_bytes, 4}, [&](int64_t first, int64_t count) {
+        const SelectParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols), 1, 0, 1, 1,
+                             static_cast<uint32_t>(cols)};
         s.dispatch(kern, {in(x2.row_slice(first, count)), out(i2.row_slice(first, count))}, p,
                    grid_1d(dev, static_cast<uint64_t>(count)), name);
     });
@@ -116,7 +149,8 @@ void top_k(Stream& s, const Tensor& x, int k, const Tensor& values, const Tensor
         for (int64_t t = 0; t < k; t += plan.steps) {
             const SelectParams p{static_cast<uint32_t>(count), static_cast<uint32_t>(cols),
                                  static_cast<uint32_t>(k), static_cast<uint32_t>(t),
-                                 static_cast<uint32_t>(std::min<int64_t>(k, t + plan.steps))};
+                                 static_cast<uint32_t>(std::min<int64_t>(k, t + plan.steps)), 1,
+                                 static_cast<uint32_t>(cols)};
             // indices is read back by the next dispatch of a split (its last winner).
             s.dispatch(kern, {in(x2.row_slice(first, count)), out(v2.row_slice(first, count)),
                               inout(i2.row_slice(first, count))},
