@@ -1,6 +1,7 @@
 #include "cli.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
@@ -13,9 +14,12 @@ Args::Args(std::vector<std::string> argv, std::vector<std::string> flags) {
         const std::string& a = argv[i];
         if (a == "-h") {
             options_["help"] = "";
-        } else if (a.rfind("--", 0) == 0 && a.size() > 2) {
+        } else if ((a.rfind("--", 0) == 0 && a.size() > 2) ||
+                   (a.size() > 1 && a[0] == '-' && std::isalpha(static_cast<unsigned char>(a[1])))) {
+            // --name, --name=value, and short -x options (-m MODEL, -n 32)
+            const size_t skip = a[1] == '-' ? 2 : 1;
             const size_t eq = a.find('=');
-            const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+            const std::string name = a.substr(skip, eq == std::string::npos ? std::string::npos : eq - skip);
             if (eq != std::string::npos) {
                 options_[name] = a.substr(eq + 1);
             } else if (std::find(flags.begin(), flags.end(), name) != flags.end() || name == "help" ||

@@ -1,0 +1,51 @@
+#include "model_cli.hpp"
+
+#include <chrono>
+#include <cstdlib>
+
+#include "vkml/error.hpp"
+
+namespace vkml::cli {
+
+std::string model_path(const Args& args) {
+    auto m = args.get("m");
+    if (!m) m = args.get("model");
+    if (!m || m->empty()) throw Error(ErrorKind::InvalidArgument, "no model given: use -m MODEL.gguf");
+    return *m;
+}
+
+LoadedModel load_model(const Args& args, int64_t max_context) {
+    const auto t0 = std::chrono::steady_clock::now();
+    LoadedModel lm;
+    lm.device = Device::open(args.get_or("device", ""));
+    lm.weights = std::make_unique<models::GgufWeights>(model_path(args));
+    const auto arch = lm.weights->text("general.architecture").value_or("(none)");
+    if (arch != "llama")
+        throw Error(ErrorKind::Unsupported, lm.weights->path() + ": architecture '" + arch +
+                                                "' is not supported by this command yet (supported: llama)");
+    lm.llama = std::make_unique<models::Llama>(*lm.device, *lm.weights, models::LlamaOptions{.max_context = max_context});
+    lm.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return lm;
+}
+
+std::vector<int32_t> parse_tokens(const std::string& text) {
+    std::vector<int32_t> ids;
+    std::string cur;
+    auto flush = [&] {
+        if (cur.empty()) return;
+        char* end = nullptr;
+        const long v = std::strtol(cur.c_str(), &end, 10);
+        if (*end != '\0' || v < 0 || v > INT32_MAX)
+            throw Error(ErrorKind::InvalidArgument, "'" + cur + "' is not a token id");
+        ids.push_back(static_cast<int32_t>(v));
+        cur.clear();
+    };
+    for (char c : text) {
+        if (c == ' ' || c == ',' || c == '\n' || c == '\t') flush();
+        else cur += c;
+    }
+    flush();
+    return ids;
+}
+
+}  // namespace vkml::cli

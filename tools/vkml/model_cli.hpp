@@ -1,0 +1,31 @@
+// Shared by the model commands: opening a device and a model file, reading token lists.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "vkml/device.hpp"
+#include "vkml/models/gguf_weights.hpp"
+#include "vkml/models/llama.hpp"
+
+namespace vkml::cli {
+
+struct LoadedModel {
+    std::shared_ptr<Device> device;
+    std::unique_ptr<models::GgufWeights> weights;
+    std::unique_ptr<models::Llama> llama;
+    double load_ms = 0;
+};
+
+// Opens --device and loads -m/--model (a .gguf file). Throws vkml::Error naming what is wrong.
+LoadedModel load_model(const Args& args, int64_t max_context = 0);
+
+// "1 2 3" or "1,2,3" -> ids; throws on junk.
+std::vector<int32_t> parse_tokens(const std::string& text);
+
+// The model path from -m or --model, or an error naming the flag.
+std::string model_path(const Args& args);
+
+}  // namespace vkml::cli
