@@ -57,6 +57,33 @@ std::vector<float> selective_scan(const SelectiveScanRef& in, std::vector<float>
     return y;
 }
 
+std::vector<float> ssd(const SsdRef& in, std::vector<float>& state) {
+    const int64_t B = in.batch, L = in.len, H = in.heads, P = in.hp, N = in.n, G = in.groups;
+    std::vector<float> y(B * L * H * P);
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < H; ++h) {
+            const int64_t g = h / (H / G);
+            float* s = &state[(b * H + h) * P * N];
+            for (int64_t t = 0; t < L; ++t) {
+                float dt = in.dt[(b * L + t) * H + h] + (in.dt_bias.empty() ? 0.0f : in.dt_bias[h]);
+                if (in.dt_softplus) dt = softplus(dt);
+                const float decay = std::exp(dt * in.A[h]);
+                const float* Bt = &in.B[((b * L + t) * G + g) * N];
+                const float* Ct = &in.C[((b * L + t) * G + g) * N];
+                for (int64_t p = 0; p < P; ++p) {
+                    const float xv = in.x[((b * L + t) * H + h) * P + p];
+                    float acc = 0.0f;
+                    for (int64_t n = 0; n < N; ++n) {
+                        s[p * N + n] = decay * s[p * N + n] + dt * xv * Bt[n];
+                        acc += s[p * N + n] * Ct[n];
+                    }
+                    y[((b * L + t) * H + h) * P + p] = acc + (in.D.empty() ? 0.0f : in.D[h] * xv);
+                }
+            }
+        }
+    return y;
+}
+
 std::vector<float> s5(const std::vector<float>& u, const std::vector<float>& lambda,
                       const std::vector<float>& log_step, const std::vector<float>& B,
                       const std::vector<float>& C, const std::vector<float>& D,

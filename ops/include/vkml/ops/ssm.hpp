@@ -42,6 +42,24 @@ void selective_scan(Stream& s, const SelectiveScanInputs& in, const Tensor& y, c
 void selective_scan_step(Stream& s, const SelectiveScanInputs& in, const Tensor& y,
                          const Tensor& state, const SelectiveScanOptions& opt = {});
 
+// Mamba-2 SSD (state-space duality), chunked. Shapes for a prefill:
+//   x [B, L, H, P]; dt [B, L, H] (raw; + dt_bias and softplus when asked); A [H] (negative);
+//   B, C [B, L, G, N] with G dividing H (heads h*G/H.. share a group); D, dt_bias [H] or empty.
+struct SsdInputs {
+    Tensor x, dt, A, B, C, D, dt_bias;
+};
+struct SsdOptions {
+    bool dt_softplus = true;
+    // Tokens per chunk (the kernels' specialization constant); 0 picks 64, or less where shared
+    // memory is small. Must be <= 128.
+    int64_t chunk = 0;
+};
+// y: [B, L, H, P]; state: [B, H, P, N], initial state in, final state out. The gated RMSNorm
+// that follows in a Mamba-2 block is a separate op.
+void ssd(Stream& s, const SsdInputs& in, const Tensor& y, const Tensor& state, const SsdOptions& opt = {});
+// Decode step: x [B, H, P], dt [B, H], B and C [B, G, N], y [B, H, P]; state updated in place.
+void ssd_step(Stream& s, const SsdInputs& in, const Tensor& y, const Tensor& state, const SsdOptions& opt = {});
+
 // S5: diagonal complex SSM with P states (stored after conjugate symmetry) over H channels,
 // discretized by zero-order hold. Complex tensors hold (re, im) pairs in their last dimension.
 //   lambda [P, 2] (real parts < 0), log_step [P], B [P, H, 2], C [H, P, 2], D [H].

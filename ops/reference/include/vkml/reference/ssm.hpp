@@ -20,6 +20,14 @@ struct SelectiveScanRef {
 // Returns y [B, L, D]; state [B, D, N] is the initial state in and the final state out.
 std::vector<float> selective_scan(const SelectiveScanRef& in, std::vector<float>& state);
 
+struct SsdRef {
+    std::vector<float> x, dt, A, B, C, D, dt_bias;
+    int64_t batch = 1, len = 1, heads = 1, hp = 1, n = 1, groups = 1;
+    bool dt_softplus = true;
+};
+// Mamba-2 SSD as the plain recurrence: y [B, L, H, P]; state [B, H, P, N] in and out.
+std::vector<float> ssd(const SsdRef& in, std::vector<float>& state);
+
 // S5, sequential: u [Bt, L, H] -> y [Bt, L, H]; state [Bt, P, 2] in and out. Weights as in
 // vkml::ops::S5Weights (lambda [P,2], log_step [P], B [P,H,2], C [H,P,2], D [H]).
 std::vector<float> s5(const std::vector<float>& u, const std::vector<float>& lambda,
