@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "vkml/models/llama.hpp"
+#include "vkml/ops/quant_cpu.hpp"
 #include "vkml/reference/llama.hpp"
 #include "vkml_test.hpp"
 
@@ -90,6 +91,38 @@ TEST_F(LlamaTest, PrefillThenDecodeStepsEqualOneLongPrefill) {
             last = model.logits(inc, {tokens[t]});
             EXPECT_NMSE_LE(row(all, static_cast<int64_t>(t), 61), last, 1e-6);
         }
+    }
+}
+
+// Every matrix quantized to `type`: the GPU forward runs the quantized kernels, the reference
+// runs on the dequantized weights.
+InMemoryWeights quantized(const InMemoryWeights& src, const std::vector<std::string>& names, DType type) {
+    InMemoryWeights w = src;
+    for (const std::string& name : names) {
+        const auto info = *src.find(name);
+        const auto q = ops::quantize_cpu(type, models::weight_to_floats(info));
+        w.add(name, type, info.shape, q);
+    }
+    return w;
+}
+
+TEST_F(LlamaTest, QuantizedWeightsMatchTheDequantizedReference) {
+    const auto& dev = devices()[0];
+    for (DType type : {DType::q8_0, DType::q4_0, DType::q6_k}) {
+        SCOPED_TRACE(std::string(dtype_name(type)));
+        const InMemoryWeights f32 = random_llama(64, 256, 1, 4, 2, 256, false, 500);
+        std::vector<std::string> names = {"output.weight"};
+        for (const char* m : {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight", "ffn_gate.weight",
+                              "ffn_up.weight", "ffn_down.weight"})
+            names.push_back(layer(0, m));
+        const InMemoryWeights w = quantized(f32, names, type);
+        const LlamaConfig c = LlamaConfig::from_gguf(w);
+        Llama model(*dev, w);
+        const std::vector<int32_t> tokens = {5, 9, 63, 0, 17, 33, 2};
+        auto session = model.new_session();
+        const auto got = model.logits(session, tokens, true);
+        const auto ref = reference::llama_forward(reference::LlamaF32::load(w, c), tokens);
+        EXPECT_NMSE_LE(ref, got, 5e-4);
     }
 }
 
