@@ -1,0 +1,237 @@
+// The Mamba model as a graph of vkml ops.
+#include "vkml/models/mamba.hpp"
+
+#include <algorithm>
+
+#include "vkml/error.hpp"
+#include "vkml/graph.hpp"
+#include "vkml/models/llama.hpp"
+#include "vkml/ops/elementwise.hpp"
+#include "vkml/ops/embed.hpp"
+#include "vkml/ops/matmul.hpp"
+#include "vkml/ops/norm.hpp"
+#include "vkml/ops/ssm.hpp"
+
+namespace vkml::models {
+
+using llama_names::layer;
+
+MambaConfig MambaConfig::from_gguf(const WeightSource& w) {
+    const auto arch = w.text("general.architecture");
+    if (arch && *arch != "mamba")
+        throw Error(ErrorKind::Unsupported, w.path() + ": architecture '" + *arch + "' is not mamba");
+    MambaConfig c;
+    c.dim = w.require_int("mamba.embedding_length");
+    c.layers = w.require_int("mamba.block_count");
+    c.inner = w.require_int("mamba.ssm.inner_size");
+    c.state = w.require_int("mamba.ssm.state_size");
+    c.conv = w.require_int("mamba.ssm.conv_kernel");
+    c.dt_rank = w.require_int("mamba.ssm.time_step_rank");
+    c.norm_eps = static_cast<float>(w.number_or("mamba.attention.layer_norm_rms_epsilon", 1e-5));
+    if (c.dim <= 0 || c.layers <= 0 || c.inner <= 0 || c.state <= 0 || c.conv <= 1 || c.dt_rank <= 0)
+        throw Error(ErrorKind::BadFile, w.path() + ": zero-sized mamba hyper-parameter");
+    const WeightInfo emb = w.require("token_embd.weight");
+    if (emb.shape.size() != 2 || emb.shape[1] != c.dim)
+        throw Error(ErrorKind::BadFile, w.path() + ": token_embd.weight has shape " + shape_string(emb.shape) +
+                                            ", expected [vocab, " + std::to_string(c.dim) + "]");
+    c.vocab = emb.shape[0];
+    c.tied_output = !w.find("output.weight");
+    return c;
+}
+
+std::string MambaConfig::describe() const {
+    return "mamba: vocab " + std::to_string(vocab) + ", dim " + std::to_string(dim) + ", " + std::to_string(layers) +
+           " layers, inner " + std::to_string(inner) + ", state " + std::to_string(state) + ", conv " +
+           std::to_string(conv) + ", dt rank " + std::to_string(dt_rank);
+}
+
+struct Mamba::Weights {
+    Tensor tok_embd, output_norm, output;
+    struct Layer {
+        Tensor norm, in_x, in_z, conv_w, conv_b, x_dt, x_b, x_c, dt_w, dt_b, a, d, out;
+    };
+    std::vector<Layer> layers;
+};
+
+struct Mamba::Step {
+    int64_t n = 0;
+    bool all_logits = false;
+    Graph graph;
+    Graph::Value ids = 0, logits = 0;
+    Tensor ids_tensor;
+    std::vector<Tensor> conv, ssm;  // the running session's state, set by forward()
+    explicit Step(Device& d) : graph(d) {}
+};
+
+namespace {
+
+Tensor f32(Device& dev, const WeightSource& w, const std::string& name, const Shape& shape) {
+    return upload_weight(dev, w.require(name, shape), DType::f32, name);
+}
+
+}  // namespace
+
+Mamba::Mamba(Device& device, const WeightSource& w)
+    : device_(device.shared_from_this()), config_(MambaConfig::from_gguf(w)), weights_(std::make_unique<Weights>()) {
+    const MambaConfig& c = config_;
+    Weights& W = *weights_;
+    const int64_t E = c.inner, N = c.state, R = c.dt_rank;
+    const WeightInfo emb = w.require("token_embd.weight", {c.vocab, c.dim});
+    W.tok_embd = upload_weight(device, emb, emb.dtype == DType::f32 || !device.caps().fp16_storage ? DType::f32 : DType::f16,
+                               "token_embd.weight");
+    W.output_norm = f32(device, w, "output_norm.weight", {c.dim});
+    if (c.tied_output) {
+        W.output = W.tok_embd;
+    } else {
+        const WeightInfo o = w.require("output.weight", {c.vocab, c.dim});
+        W.output = upload_weight(device, o, o.dtype, "output.weight");
+    }
+    auto matrix = [&](const std::string& name, const Shape& shape) {
+        const WeightInfo info = w.require(name, shape);
+        return upload_weight(device, info, info.dtype, name);
+    };
+    for (int64_t i = 0; i < c.layers; ++i) {
+        Weights::Layer l;
+        l.norm = f32(device, w, layer(i, "attn_norm.weight"), {c.dim});
+        // in_proj [2E, D] and x_proj [R + 2N, E] are used as row slices: the kernels then write
+        // x, z, dt, B and C as separate dense tensors with no split op.
+        const Tensor in = matrix(layer(i, "ssm_in.weight"), {2 * E, c.dim});
+        l.in_x = in.row_slice(0, E);
+        l.in_z = in.row_slice(E, E);
+        l.conv_w = f32(device, w, layer(i, "ssm_conv1d.weight"), {E, c.conv});
+        l.conv_b = f32(device, w, layer(i, "ssm_conv1d.bias"), {E});
+        const Tensor xp = matrix(layer(i, "ssm_x.weight"), {R + 2 * N, E});
+        l.x_dt = xp.row_slice(0, R);
+        l.x_b = xp.row_slice(R, N);
+        l.x_c = xp.row_slice(R + N, N);
+        l.dt_w = matrix(layer(i, "ssm_dt.weight"), {E, R});
+        l.dt_b = f32(device, w, layer(i, "ssm_dt.bias"), {E});
+        l.a = f32(device, w, layer(i, "ssm_a"), {E, N});
+        l.d = f32(device, w, layer(i, "ssm_d"), {E});
+        l.out = matrix(layer(i, "ssm_out.weight"), {c.dim, E});
+        W.layers.push_back(std::move(l));
+    }
+}
+
+Mamba::~Mamba() = default;
+
+Mamba::Session Mamba::new_session() const {
+    Session s;
+    Stream z(*device_);
+    for (int64_t i = 0; i < config_.layers; ++i) {
+        s.conv.push_back(Tensor::empty(*device_, DType::f32, {1, config_.conv - 1, config_.inner}));
+        s.ssm.push_back(Tensor::empty(*device_, DType::f32, {1, config_.inner, config_.state}));
+        z.fill_zero(s.conv.back());
+        z.fill_zero(s.ssm.back());
+    }
+    z.finish();
+    return s;
+}
+
+Mamba::Step& Mamba::step_for(int64_t n, bool all_logits) {
+    for (auto it = steps_.begin(); it != steps_.end(); ++it)
+        if ((*it)->n == n && (*it)->all_logits == all_logits) {
+            std::rotate(it, it + 1, steps_.end());
+            return *steps_.back();
+        }
+    if (steps_.size() >= 4) steps_.erase(steps_.begin());
+
+    const MambaConfig& c = config_;
+    const Weights& W = *weights_;
+    auto step = std::make_unique<Step>(*device_);
+    step->n = n;
+    step->all_logits = all_logits;
+    Graph& g = step->graph;
+    const int64_t D = c.dim, E = c.inner, N = c.state, R = c.dt_rank;
+    const float eps = c.norm_eps;
+    Step* st = step.get();
+
+    step->ids = g.input(DType::u32, {n}, "ids");
+    const auto x = g.temp(DType::f32, {n, D}, "x");
+    g.op("embed", {g.constant(W.tok_embd), step->ids}, {x},
+         [](Stream& s, const Tensor* t) { ops::embed(s, t[0], t[1], t[2]); });
+    auto matmul = [&g](const Tensor& w, Graph::Value in, Graph::Value out) {
+        g.op("matmul", {g.constant(w), in}, {out}, [](Stream& s, const Tensor* t) { ops::matmul(s, t[0], t[1], t[2]); });
+    };
+    for (int64_t i = 0; i < c.layers; ++i) {
+        const Weights::Layer& L = W.layers[i];
+        const size_t li = static_cast<size_t>(i);
+        const auto h = g.temp(DType::f32, {n, D}, "h");
+        g.op("rms_norm", {x, g.constant(L.norm)}, {h},
+             [eps](Stream& s, const Tensor* t) { ops::rms_norm(s, t[0], t[1], t[2], eps); });
+        const auto xs = g.temp(DType::f32, {n, E}, "xs"), z = g.temp(DType::f32, {n, E}, "z");
+        matmul(L.in_x, h, xs);
+        matmul(L.in_z, h, z);
+        const auto u = g.temp(DType::f32, {n, E}, "u");
+        g.op("conv1d", {xs, g.constant(L.conv_w), g.constant(L.conv_b)}, {u}, [=](Stream& s, const Tensor* t) {
+            if (n == 1)
+                ops::causal_conv1d_step(s, t[0], t[1], t[2], t[3], st->conv[li], /*silu=*/true);
+            else
+                ops::causal_conv1d(s, t[0].reshape({1, n, E}), t[1], t[2], t[3].reshape({1, n, E}), st->conv[li], true);
+        });
+        const auto dt_in = g.temp(DType::f32, {n, R}, "dt_in");
+        const auto bm = g.temp(DType::f32, {n, N}, "B"), cm = g.temp(DType::f32, {n, N}, "C");
+        matmul(L.x_dt, u, dt_in);
+        matmul(L.x_b, u, bm);
+        matmul(L.x_c, u, cm);
+        const auto delta = g.temp(DType::f32, {n, E}, "delta");
+        matmul(L.dt_w, dt_in, delta);
+        const auto y = g.temp(DType::f32, {n, E}, "y");
+        g.op("selective_scan",
+             {u, delta, g.constant(L.a), bm, cm, g.constant(L.d), z, g.constant(L.dt_b)}, {y},
+             [=](Stream& s, const Tensor* t) {
+                 if (n == 1) {
+                     ops::selective_scan_step(s, {t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]}, t[8], st->ssm[li]);
+                 } else {
+                     auto seq = [n](const Tensor& v) { return v.reshape({1, n, v.cols()}); };
+                     ops::selective_scan(s, {seq(t[0]), seq(t[1]), t[2], seq(t[3]), seq(t[4]), t[5], seq(t[6]), t[7]},
+                                         seq(t[8]), st->ssm[li]);
+                 }
+             });
+        const auto o = g.temp(DType::f32, {n, D}, "o");
+        matmul(L.out, y, o);
+        g.op("add", {x, o}, {x}, [](Stream& s, const Tensor* t) { ops::add(s, t[0], t[1], t[2]); });
+    }
+    const auto normed = g.temp(DType::f32, {n, D}, "normed");
+    g.op("rms_norm", {x, g.constant(W.output_norm)}, {normed},
+         [eps](Stream& s, const Tensor* t) { ops::rms_norm(s, t[0], t[1], t[2], eps); });
+    step->logits = g.temp(DType::f32, {all_logits ? n : 1, c.vocab}, "logits");
+    matmul(W.output, all_logits ? normed : g.view(normed, {1, D}, n - 1), step->logits);
+    g.keep(step->logits);
+    g.plan();
+    step->ids_tensor = Tensor::empty(*device_, DType::u32, {n});
+    g.bind(step->ids, step->ids_tensor);
+    steps_.push_back(std::move(step));
+    return *steps_.back();
+}
+
+Tensor Mamba::forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits) {
+    const int64_t n = static_cast<int64_t>(tokens.size());
+    if (n == 0) throw Error(ErrorKind::InvalidArgument, "mamba: forward of no tokens");
+    if (static_cast<int64_t>(session.ssm.size()) != config_.layers)
+        throw Error(ErrorKind::InvalidArgument, "mamba: the session was not made by this model");
+    std::vector<uint32_t> ids(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (tokens[i] < 0 || tokens[i] >= config_.vocab)
+            throw Error(ErrorKind::InvalidArgument, "mamba: token id " + std::to_string(tokens[i]) +
+                                                        " is outside the vocabulary of " + std::to_string(config_.vocab));
+        ids[i] = static_cast<uint32_t>(tokens[i]);
+    }
+    Step& step = step_for(n, all_logits);
+    s.finish();  // the step's id buffer may still be read by an earlier submission
+    step.ids_tensor.upload(ids.data(), ids.size() * 4);
+    step.conv = session.conv;
+    step.ssm = session.ssm;
+    step.graph.record(s);
+    session.pos += n;
+    return step.graph.tensor(step.logits);
+}
+
+std::vector<float> Mamba::logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits) {
+    Stream s(*device_);
+    Tensor out = forward(s, session, tokens, all_logits);
+    s.finish();
+    return out.to_floats();
+}
+
+}  // namespace vkml::models
