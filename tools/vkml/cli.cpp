@@ -9,13 +9,19 @@
 
 namespace vkml::cli {
 
+namespace {
+bool looks_like_option(const std::string& a) {
+    return (a.rfind("--", 0) == 0 && a.size() > 2) ||
+           (a.size() > 1 && a[0] == '-' && std::isalpha(static_cast<unsigned char>(a[1])));
+}
+}  // namespace
+
 Args::Args(std::vector<std::string> argv, std::vector<std::string> flags) {
     for (size_t i = 0; i < argv.size(); ++i) {
         const std::string& a = argv[i];
         if (a == "-h") {
             options_["help"] = "";
-        } else if ((a.rfind("--", 0) == 0 && a.size() > 2) ||
-                   (a.size() > 1 && a[0] == '-' && std::isalpha(static_cast<unsigned char>(a[1])))) {
+        } else if (looks_like_option(a)) {
             // --name, --name=value, and short -x options (-m MODEL, -n 32)
             const size_t skip = a[1] == '-' ? 2 : 1;
             const size_t eq = a.find('=');
@@ -23,12 +29,10 @@ Args::Args(std::vector<std::string> argv, std::vector<std::string> flags) {
             if (eq != std::string::npos) {
                 options_[name] = a.substr(eq + 1);
             } else if (std::find(flags.begin(), flags.end(), name) != flags.end() || name == "help" ||
-                       name == "validation") {
-                options_[name] = "";
-            } else if (i + 1 < argv.size()) {
-                options_[name] = argv[++i];
+                       name == "validation" || i + 1 >= argv.size() || looks_like_option(argv[i + 1])) {
+                options_[name] = "";  // a flag: no value follows
             } else {
-                throw Error(ErrorKind::InvalidArgument, "option --" + name + " needs a value");
+                options_[name] = argv[++i];
             }
         } else {
             positionals_.push_back(a);

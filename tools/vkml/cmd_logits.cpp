@@ -15,13 +15,12 @@ int run(const Args& args) {
     const auto out = args.get("o");
     if (!out) throw Error(ErrorKind::InvalidArgument, "-o FILE is required");
     LoadedModel m = load_model(args, static_cast<int64_t>(tokens.size()));
-    auto session = m.llama->new_session();
-    const auto logits = m.llama->logits(session, tokens, /*all_logits=*/true);
+    const auto logits = m.model->logits(tokens, /*all_logits=*/true);
     std::ofstream f(*out, std::ios::binary);
     f.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * 4));
     if (!f) throw Error(ErrorKind::InvalidArgument, "cannot write '" + *out + "'");
     std::fprintf(stderr, "wrote %zu x %lld float32 logits to %s\n", tokens.size(),
-                 static_cast<long long>(m.llama->config().vocab), out->c_str());
+                 static_cast<long long>(m.model->vocab()), out->c_str());
     return 0;
 }
 

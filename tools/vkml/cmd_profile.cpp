@@ -13,29 +13,27 @@ namespace {
 int run(const Args& args) {
     args.expect_only({"m", "model", "tokens", "n", "decode"});
     LoadedModel m = load_model(args);
-    const auto& c = m.llama->config();
     std::vector<int32_t> tokens = parse_tokens(args.get_or("tokens", ""));
     if (tokens.empty()) {
         const long long n = args.get_int("n", 32);
         if (n < 1) throw Error(ErrorKind::InvalidArgument, "-n must be >= 1");
-        for (long long i = 0; i < n; ++i) tokens.push_back(static_cast<int32_t>((i * 7919 + 1) % c.vocab));
+        for (long long i = 0; i < n; ++i) tokens.push_back(static_cast<int32_t>((i * 7919 + 1) % m.model->vocab()));
     }
     if (m.device->caps().timestamp_period_ns <= 0)
         throw Error(ErrorKind::Unsupported, "device '" + m.device->caps().name + "' has no timestamps to profile with");
-    auto session = m.llama->new_session();
     Stream s(*m.device);
     // One untimed pass builds the pipelines; then the timed pass (a prefill, or with --decode one
     // token after the prompt).
-    m.llama->forward(s, session, tokens);
+    m.model->forward(s, tokens);
     s.finish();
     std::vector<int32_t> timed = tokens;
     if (args.has("decode")) {
         timed = {tokens.back()};
     } else {
-        session = m.llama->new_session();
+        m.model->reset();
     }
     s.set_timing(true);
-    m.llama->forward(s, session, timed);
+    m.model->forward(s, timed);
     s.finish();
     std::map<std::string, std::pair<int, double>> by_op;
     double total = 0;
@@ -47,7 +45,7 @@ int run(const Args& args) {
     }
     std::vector<std::pair<std::string, std::pair<int, double>>> rows(by_op.begin(), by_op.end());
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
-    std::printf("%s on %s: %s of %zu token(s), %zu dispatches, GPU span %.3f ms\n\n", c.describe().c_str(),
+    std::printf("%s on %s: %s of %zu token(s), %zu dispatches, GPU span %.3f ms\n\n", m.model->describe().c_str(),
                 m.device->caps().name.c_str(), args.has("decode") ? "decode step" : "prefill", timed.size(),
                 s.timings().size(), s.timed_span_ms());
     std::printf("%-22s %8s %12s %8s\n", "op", "calls", "GPU ms", "share");

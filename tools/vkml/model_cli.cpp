@@ -19,11 +19,7 @@ LoadedModel load_model(const Args& args, int64_t max_context) {
     LoadedModel lm;
     lm.device = Device::open(args.get_or("device", ""));
     lm.weights = std::make_unique<models::GgufWeights>(model_path(args));
-    const auto arch = lm.weights->text("general.architecture").value_or("(none)");
-    if (arch != "llama")
-        throw Error(ErrorKind::Unsupported, lm.weights->path() + ": architecture '" + arch +
-                                                "' is not supported by this command yet (supported: llama)");
-    lm.llama = std::make_unique<models::Llama>(*lm.device, *lm.weights, models::LlamaOptions{.max_context = max_context});
+    lm.model = models::load_language_model(*lm.device, *lm.weights, max_context);
     lm.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return lm;
 }

@@ -8,14 +8,14 @@
 #include "cli.hpp"
 #include "vkml/device.hpp"
 #include "vkml/models/gguf_weights.hpp"
-#include "vkml/models/llama.hpp"
+#include "vkml/models/language_model.hpp"
 
 namespace vkml::cli {
 
 struct LoadedModel {
     std::shared_ptr<Device> device;
     std::unique_ptr<models::GgufWeights> weights;
-    std::unique_ptr<models::Llama> llama;
+    std::unique_ptr<models::LanguageModel> model;
     double load_ms = 0;
 };
 

@@ -1,0 +1,63 @@
+#include "vkml/models/language_model.hpp"
+
+#include "vkml/error.hpp"
+#include "vkml/models/llama.hpp"
+#include "vkml/models/mamba.hpp"
+
+namespace vkml::models {
+
+std::vector<float> LanguageModel::logits(const std::vector<int32_t>& tokens, bool all_logits) {
+    Stream s(device());
+    Tensor out = forward(s, tokens, all_logits);
+    s.finish();
+    return out.to_floats();
+}
+
+namespace {
+
+class LlamaLm : public LanguageModel {
+public:
+    LlamaLm(Device& d, const WeightSource& w, int64_t ctx)
+        : LanguageModel(d), model_(d, w, LlamaOptions{.max_context = ctx}), session_(model_.new_session()) {}
+    std::string describe() const override { return model_.config().describe(); }
+    int64_t vocab() const override { return model_.config().vocab; }
+    int64_t max_context() const override { return session_.max_context; }
+    int64_t position() const override { return session_.pos; }
+    void reset() override { session_.pos = 0; }  // the KV cache rows are simply overwritten
+    Tensor forward(Stream& s, const std::vector<int32_t>& tokens, bool all) override {
+        return model_.forward(s, session_, tokens, all);
+    }
+
+private:
+    Llama model_;
+    Llama::Session session_;
+};
+
+class MambaLm : public LanguageModel {
+public:
+    MambaLm(Device& d, const WeightSource& w) : LanguageModel(d), model_(d, w), session_(model_.new_session()) {}
+    std::string describe() const override { return model_.config().describe(); }
+    int64_t vocab() const override { return model_.config().vocab; }
+    int64_t max_context() const override { return INT64_MAX; }  // a fixed-size state
+    int64_t position() const override { return session_.pos; }
+    void reset() override { session_ = model_.new_session(); }
+    Tensor forward(Stream& s, const std::vector<int32_t>& tokens, bool all) override {
+        return model_.forward(s, session_, tokens, all);
+    }
+
+private:
+    Mamba model_;
+    Mamba::Session session_;
+};
+
+}  // namespace
+
+std::unique_ptr<LanguageModel> load_language_model(Device& device, const WeightSource& weights, int64_t max_context) {
+    const std::string arch = weights.text("general.architecture").value_or("");
+    if (arch == "llama") return std::make_unique<LlamaLm>(device, weights, max_context);
+    if (arch == "mamba") return std::make_unique<MambaLm>(device, weights);
+    throw Error(ErrorKind::Unsupported, weights.path() + ": architecture '" + (arch.empty() ? "(none)" : arch) +
+                                            "' is not supported (vkml runs llama and mamba)");
+}
+
+}  // namespace vkml::models
