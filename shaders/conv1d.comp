@@ -6,13 +6,44 @@
 // Variant conv1d_f32: one invocation per output element (parallel over batch, time, channel).
 // Variant conv1d_state_f32: one invocation per (b, d) rewrites the window with the last K-1
 // inputs of [state | x]; it reads every old entry before writing, so it updates in place.
+// Variant dwconv3x3_f32: the 2-D depthwise 3x3 convolution (zero padding, stride 1, no bias)
+// over an H x W token grid that EfficientViM's HSM-SSD applies before its state mixing.
 //!variant conv1d_f32
 //!variant conv1d_state_f32 -DSTATE_UPDATE=1
+//!variant dwconv3x3_f32 -DDWCONV2D=1
 #extension GL_GOOGLE_include_directive : require
 #include "indexing.glsl"
 #include "activations.glsl"
 
 layout(local_size_x_id = 0) in;
+#ifdef DWCONV2D
+layout(std430, binding = 0) readonly buffer X { float x[]; };   // [B, H*W, Ch]
+layout(std430, binding = 1) readonly buffer W { float w[]; };   // [Ch, 9]
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };  // [B, H*W, Ch]
+layout(push_constant) uniform Params {
+    uint batch;
+    uint height;
+    uint width;
+    uint channels;
+} p;
+void main() {
+    const uint i = linear_group_id() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    if (i >= p.batch * p.height * p.width * p.channels) return;
+    const uint ch = i % p.channels;
+    const uint pos = (i / p.channels) % (p.height * p.width);
+    const uint b = i / (p.channels * p.height * p.width);
+    const int r = int(pos / p.width), c = int(pos % p.width);
+    float acc = 0.0;
+    for (int dr = -1; dr <= 1; ++dr)
+        for (int dc = -1; dc <= 1; ++dc) {
+            const int rr = r + dr, cc = c + dc;
+            if (rr < 0 || cc < 0 || rr >= int(p.height) || cc >= int(p.width)) continue;
+            acc += w[ch * 9u + uint((dr + 1) * 3 + dc + 1)] *
+                   x[((b * p.height + uint(rr)) * p.width + uint(cc)) * p.channels + ch];
+        }
+    y[i] = acc;
+}
+#else
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 #ifdef STATE_UPDATE
@@ -66,3 +97,4 @@ void main() {
     y[i] = p.act_silu != 0u ? silu(acc) : acc;
 #endif
 }
+#endif

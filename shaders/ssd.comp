@@ -13,8 +13,15 @@
 //!variant ssd_state_f32 -DPASS_STATE=1
 //!variant ssd_pass_f32 -DPASS_PASS=1
 //!variant ssd_out_f32 -DPASS_OUT=1
+// EfficientViM's HSM-SSD: the non-matmul steps (common/scan_hsm.glsl).
+//!variant hsm_state_f32 -DHSM_STATE=1
+//!variant hsm_gate_f32 -DHSM_GATE=1
+//!variant hsm_out_f32 -DHSM_OUT=1
 #extension GL_GOOGLE_include_directive : require
 #include "indexing.glsl"
+#if defined(HSM_STATE) || defined(HSM_GATE) || defined(HSM_OUT)
+#include "scan_hsm.glsl"
+#else
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint Q = 64;
@@ -149,3 +156,4 @@ void main() {
 #endif
 }
 #endif
+#endif  // HSM

@@ -142,5 +142,38 @@ TEST_F(Ssd, BadShapesThrow) {
     }
 }
 
+TEST_F(Ssd, HsmSsdMatchesReference) {
+    struct Case { int64_t batch, height, width, ch, n; };
+    const Case cases[] = {{2, 4, 5, 12, 5}, {1, 7, 7, 33, 9}, {1, 1, 1, 8, 3}, {1, 20, 15, 16, 4}};
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        uint32_t seed = 500;
+        for (const Case& c : cases) {
+            SCOPED_TRACE(testing::Message() << "Bt=" << c.batch << " grid=" << c.height << "x" << c.width << " C=" << c.ch << " N=" << c.n);
+            const int64_t len = c.height * c.width;
+            const float r = 1.0f / std::sqrt(static_cast<float>(c.ch));
+            const auto xs = random_floats(c.batch * len * c.ch, seed += 10);
+            const auto wb = random_floats(3 * c.n * c.ch, seed + 1, -r, r), dw = random_floats(3 * c.n * 9, seed + 2);
+            const auto ap = random_floats(c.n, seed + 3), whz = random_floats(2 * c.ch * c.ch, seed + 4, -r, r);
+            const auto dd = random_floats(c.ch, seed + 5), wo = random_floats(c.ch * c.ch, seed + 6, -r, r);
+            Tensor x = f32(*dev, {c.batch, len, c.ch}, xs), y = Tensor::empty(*dev, DType::f32, {c.batch, len, c.ch});
+            const ops::HsmSsdWeights w{f32(*dev, {3 * c.n, c.ch}, wb), f32(*dev, {3 * c.n, 3, 3}, dw), f32(*dev, {c.n}, ap),
+                                       f32(*dev, {2 * c.ch, c.ch}, whz), f32(*dev, {c.ch}, dd), f32(*dev, {c.ch, c.ch}, wo)};
+            ops::hsm_ssd(s, x, c.height, c.width, w, y);
+            s.finish();
+            const auto ref = reference::hsm_ssd(xs, c.batch, c.height, c.width, c.ch, c.n, wb, dw, ap, whz, dd, wo);
+            EXPECT_NMSE_LE(ref, y.to_floats(), 1e-6);
+        }
+        Tensor x = Tensor::empty(*dev, DType::f32, {1, 20, 8}), y = Tensor::empty(*dev, DType::f32, {1, 20, 8});
+        auto t = [&](Shape sh) { return Tensor::empty(*dev, DType::f32, std::move(sh)); };
+        const ops::HsmSsdWeights w{t({6, 8}), t({6, 3, 3}), t({2}), t({16, 8}), t({8}), t({8, 8})};
+        EXPECT_VKML_ERROR(ops::hsm_ssd(s, x, 4, 4, w, y), ErrorKind::InvalidArgument, "grid");
+        auto bad = w;
+        bad.w_hz = t({8, 8});
+        EXPECT_VKML_ERROR(ops::hsm_ssd(s, x, 4, 5, bad, y), ErrorKind::InvalidArgument, "w_hz");
+    }
+}
+
 }  // namespace
 }  // namespace vkml::test

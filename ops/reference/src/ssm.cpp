@@ -1,5 +1,6 @@
 #include "vkml/reference/ssm.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 
@@ -81,6 +82,71 @@ std::vector<float> ssd(const SsdRef& in, std::vector<float>& state) {
                 }
             }
         }
+    return y;
+}
+
+std::vector<float> hsm_ssd(const std::vector<float>& x, int64_t batch, int64_t height, int64_t width,
+                           int64_t C, int64_t N, const std::vector<float>& w_bcdt,
+                           const std::vector<float>& dw, const std::vector<float>& A_p,
+                           const std::vector<float>& w_hz, const std::vector<float>& D,
+                           const std::vector<float>& w_out) {
+    const int64_t L = height * width, N3 = 3 * N;
+    std::vector<float> y(batch * L * C);
+    for (int64_t b = 0; b < batch; ++b) {
+        const float* xb = &x[b * L * C];
+        std::vector<double> proj(L * N3), bcdt(L * N3, 0.0);
+        for (int64_t l = 0; l < L; ++l)
+            for (int64_t o = 0; o < N3; ++o) {
+                double acc = 0.0;
+                for (int64_t c = 0; c < C; ++c) acc += static_cast<double>(w_bcdt[o * C + c]) * xb[l * C + c];
+                proj[l * N3 + o] = acc;
+            }
+        for (int64_t r = 0; r < height; ++r)
+            for (int64_t c = 0; c < width; ++c)
+                for (int64_t o = 0; o < N3; ++o) {
+                    double acc = 0.0;
+                    for (int64_t dr = -1; dr <= 1; ++dr)
+                        for (int64_t dc = -1; dc <= 1; ++dc) {
+                            const int64_t rr = r + dr, cc = c + dc;
+                            if (rr < 0 || cc < 0 || rr >= height || cc >= width) continue;
+                            acc += dw[o * 9 + (dr + 1) * 3 + dc + 1] * proj[(rr * width + cc) * N3 + o];
+                        }
+                    bcdt[(r * width + c) * N3 + o] = acc;
+                }
+        // h[n, c] = sum_l softmax_l(dt + A_p)[n] B[l, n] x[l, c]
+        std::vector<double> h(N * C, 0.0);
+        for (int64_t n = 0; n < N; ++n) {
+            double m = -1e300, sum = 0.0;
+            for (int64_t l = 0; l < L; ++l) m = std::max(m, bcdt[l * N3 + 2 * N + n] + A_p[n]);
+            for (int64_t l = 0; l < L; ++l) sum += std::exp(bcdt[l * N3 + 2 * N + n] + A_p[n] - m);
+            for (int64_t l = 0; l < L; ++l) {
+                const double wl = std::exp(bcdt[l * N3 + 2 * N + n] + A_p[n] - m) / sum * bcdt[l * N3 + n];
+                for (int64_t c = 0; c < C; ++c) h[n * C + c] += wl * xb[l * C + c];
+            }
+        }
+        std::vector<double> g(N * C), h2(N * C);
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t c = 0; c < C; ++c) {
+                double hv = 0.0, zv = 0.0;
+                for (int64_t k = 0; k < C; ++k) {
+                    hv += static_cast<double>(w_hz[c * C + k]) * h[n * C + k];
+                    zv += static_cast<double>(w_hz[(C + c) * C + k]) * h[n * C + k];
+                }
+                g[n * C + c] = hv * zv / (1.0 + std::exp(-zv)) + D[c] * hv;
+            }
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t c = 0; c < C; ++c) {
+                double acc = 0.0;
+                for (int64_t k = 0; k < C; ++k) acc += static_cast<double>(w_out[c * C + k]) * g[n * C + k];
+                h2[n * C + c] = acc;
+            }
+        for (int64_t l = 0; l < L; ++l)
+            for (int64_t c = 0; c < C; ++c) {
+                double acc = 0.0;
+                for (int64_t n = 0; n < N; ++n) acc += bcdt[l * N3 + N + n] * h2[n * C + c];
+                y[(b * L + l) * C + c] = static_cast<float>(acc);
+            }
+    }
     return y;
 }
 

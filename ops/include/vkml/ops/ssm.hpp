@@ -60,6 +60,19 @@ void ssd(Stream& s, const SsdInputs& in, const Tensor& y, const Tensor& state, c
 // Decode step: x [B, H, P], dt [B, H], B and C [B, G, N], y [B, H, P]; state updated in place.
 void ssd_step(Stream& s, const SsdInputs& in, const Tensor& y, const Tensor& state, const SsdOptions& opt = {});
 
+// EfficientViM HSM-SSD (hidden-state mixer), on tokens as rows: x [Bt, L = height*width, C].
+//   [B | C | dt] = dwconv3x3(x w_bcdt^T)            w_bcdt [3N, C], dwconv weights dw [3N, 3, 3]
+//   A = softmax over tokens of (dt + A_p)            A_p [N]
+//   h = (A o B)^T x                                  [Bt, N, C]
+//   [h | z] = h w_hz^T;  h = (h silu(z) + D h) w_out^T   w_hz [2C, C], D [C], w_out [C, C]
+//   y = C h                                          [Bt, L, C]
+// The 1x1 convolutions run on ops::matmul; the rest on the kernels in ssd.comp and conv1d.comp.
+struct HsmSsdWeights {
+    Tensor w_bcdt, dw, A_p, w_hz, D, w_out;
+};
+void hsm_ssd(Stream& s, const Tensor& x, int64_t height, int64_t width, const HsmSsdWeights& w,
+             const Tensor& y);
+
 // S5: diagonal complex SSM with P states (stored after conjugate symmetry) over H channels,
 // discretized by zero-order hold. Complex tensors hold (re, im) pairs in their last dimension.
 //   lambda [P, 2] (real parts < 0), log_step [P], B [P, H, 2], C [H, P, 2], D [H].

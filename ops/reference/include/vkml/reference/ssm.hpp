@@ -28,6 +28,14 @@ struct SsdRef {
 // Mamba-2 SSD as the plain recurrence: y [B, L, H, P]; state [B, H, P, N] in and out.
 std::vector<float> ssd(const SsdRef& in, std::vector<float>& state);
 
+// EfficientViM HSM-SSD as in vkml::ops::hsm_ssd: x [Bt, L = height*width, C] -> y [Bt, L, C].
+// w_bcdt [3N, C], dw [3N, 3, 3], A_p [N], w_hz [2C, C], D [C], w_out [C, C].
+std::vector<float> hsm_ssd(const std::vector<float>& x, int64_t batch, int64_t height, int64_t width,
+                           int64_t channels, int64_t states, const std::vector<float>& w_bcdt,
+                           const std::vector<float>& dw, const std::vector<float>& A_p,
+                           const std::vector<float>& w_hz, const std::vector<float>& D,
+                           const std::vector<float>& w_out);
+
 // S5, sequential: u [Bt, L, H] -> y [Bt, L, H]; state [Bt, P, 2] in and out. Weights as in
 // vkml::ops::S5Weights (lambda [P,2], log_step [P], B [P,H,2], C [H,P,2], D [H]).
 std::vector<float> s5(const std::vector<float>& u, const std::vector<float>& lambda,
