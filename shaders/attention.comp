@@ -20,17 +20,26 @@
 #extension GL_EXT_shader_16bit_storage : require
 
 layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 128;
-layout(constant_id = 1) const uint D = 64;    // head_dim
+layout(constant_id = 0) const uint WG = 128;  // a multiple of D4 (the host picks it)
+layout(constant_id = 1) const uint D = 64;    // head_dim, even
 layout(constant_id = 2) const uint BR = 16;   // rows per workgroup
 layout(constant_id = 3) const uint BK = 32;   // keys per block
 
-const uint KS = D + 1u;  // padded shared row stride: the score loop reads K rows across lanes
-const uint NACC = (BR * D + WG - 1u) / WG;
+// Shared tiles hold vec4s (head_dim padded to D4 quads with zeros): every shared access moves
+// four values, which matters most where each lane's access is a separate load (CPU devices).
+// Output phase: invocation tid owns quad c4 = tid % D4 of rows tid / D4 + i * RPP, so one V quad
+// it loads serves NACC rows. Score phase: invocation tid owns key j = tid % BK of rows
+// tid / BK + i * SG, so one K quad serves NS rows.
+const uint D4 = (D + 3u) / 4u;
+const uint RPP = WG / D4;
+const uint NACC = (BR + RPP - 1u) / RPP;
+const uint SG = WG / BK;
+const uint NS = (BR + SG - 1u) / SG;
+const uint KS4 = D4 + 1u;  // padded row stride: the score phase reads K rows across lanes
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
-layout(std430, binding = 1) readonly buffer KC { float16_t k_cache[]; };
-layout(std430, binding = 2) readonly buffer VC { float16_t v_cache[]; };
+layout(std430, binding = 1) readonly buffer KC { f16vec2 k_cache[]; };  // pairs: D is even
+layout(std430, binding = 2) readonly buffer VC { f16vec2 v_cache[]; };
 #if VKML_SPLIT
 layout(std430, binding = 3) writeonly buffer PO { float part_o[]; };   // [splits, n_q*heads, D]
 layout(std430, binding = 4) writeonly buffer PML { float part_ml[]; }; // [splits, n_q*heads, 2]
@@ -51,8 +60,8 @@ layout(push_constant) uniform Params {
     uint n_train;
 } p;
 
-shared float sq[BR * D];
-shared float skv[BK * KS];
+shared vec4 sq[BR * D4];
+shared vec4 skv[BK * KS4];
 shared float ss[BR * BK];
 shared float s_m[BR];
 shared float s_l[BR];
@@ -60,6 +69,18 @@ shared float s_alpha[BR];
 shared uint s_lim[BR];
 
 #define kNegInf uintBitsToFloat(0xFF800000u)
+
+// Quad k4 of the cache row starting at pair index `base2`; dims past D read as zero.
+vec4 load_k(uint base2, uint k4) {
+    const vec2 a = vec2(k_cache[base2 + 2u * k4]);
+    const vec2 b = 4u * k4 + 2u < D ? vec2(k_cache[base2 + 2u * k4 + 1u]) : vec2(0.0);
+    return vec4(a, b);
+}
+vec4 load_v(uint base2, uint k4) {
+    const vec2 a = vec2(v_cache[base2 + 2u * k4]);
+    const vec2 b = 4u * k4 + 2u < D ? vec2(v_cache[base2 + 2u * k4 + 1u]) : vec2(0.0);
+    return vec4(a, b);
+}
 
 void main() {
     const uint tid = gl_LocalInvocationID.x;
@@ -74,17 +95,19 @@ void main() {
     const uint lo = split * p.chunk;
     const uint hi = min(lo + p.chunk, p.causal != 0u ? past + t_last + 1u : p.kv_len);
 
-    for (uint e = tid; e < BR * D; e += WG) {
-        const uint r = e / D, k = e - r * D;
+    for (uint e = tid; e < BR * D4; e += WG) {
+        const uint r = e / D4, k4 = e - r * D4;
         const uint R = r0 + r;
-        float v = 0.0;
+        vec4 v = vec4(0.0);
         if (R < rows_total) {
             const uint t = R / p.group;
             const uint head = kvh * p.group + (R - t * p.group);
             float f = p.scale;
             const uint pos1 = past + t + 1u;  // 1-based position of the query
             if (p.inv_log_n_train > 0.0 && pos1 > p.n_train) f *= log(float(pos1)) * p.inv_log_n_train;
-            v = q[(t * p.heads + head) * D + k] * f;
+            const uint base = (t * p.heads + head) * D + 4u * k4;
+            for (uint c = 0u; c < 4u; ++c)
+                if (4u * k4 + c < D) v[c] = q[base + c] * f;
         }
         sq[e] = v;
     }
@@ -97,32 +120,42 @@ void main() {
         s_l[tid] = 0.0;
     }
 
-    float acc[NACC];
-    for (uint i = 0u; i < NACC; ++i) acc[i] = 0.0;
+    const uint c4 = tid % D4, rr = tid / D4;
+    vec4 acc[NACC];
+    for (uint i = 0u; i < NACC; ++i) acc[i] = vec4(0.0);
 
-    const uint kv_stride = p.kv_heads * D;
+    const uint row2 = p.kv_heads * D / 2u;  // pairs per cache row
     for (uint j0 = lo; j0 < hi; j0 += BK) {
         const uint nb = min(BK, hi - j0);
         barrier();  // the previous block's readers of skv / ss are done
-        for (uint e = tid; e < BK * D; e += WG) {
-            const uint j = e / D, k = e - j * D;
-            skv[j * KS + k] = j < nb ? float(k_cache[(j0 + j) * kv_stride + kvh * D + k]) : 0.0;
+        for (uint e = tid; e < BK * D4; e += WG) {
+            const uint j = e / D4, k4 = e - j * D4;
+            skv[j * KS4 + k4] = j < nb ? load_k((j0 + j) * row2 + kvh * D / 2u, k4) : vec4(0.0);
         }
         barrier();
-        for (uint e = tid; e < BR * BK; e += WG) {
-            const uint r = e / BK, j = e - r * BK;
-            float s = kNegInf;
-            if (j0 + j < s_lim[r]) {
-                s = 0.0;
-                for (uint k = 0u; k < D; ++k) s = fma(sq[r * D + k], skv[j * KS + k], s);
+        {
+            const uint j = tid % BK, rg = tid / BK;
+            if (rg < SG) {
+                float sc[NS];
+                for (uint i = 0u; i < NS; ++i) sc[i] = 0.0;
+                for (uint k4 = 0u; k4 < D4; ++k4) {
+                    const vec4 kv = skv[j * KS4 + k4];
+                    for (uint i = 0u; i < NS; ++i) {
+                        const uint r = rg + i * SG;
+                        if (r < BR) sc[i] += dot(sq[r * D4 + k4], kv);
+                    }
+                }
+                for (uint i = 0u; i < NS; ++i) {
+                    const uint r = rg + i * SG;
+                    if (r < BR) ss[r * BK + j] = j0 + j < s_lim[r] ? sc[i] : kNegInf;
+                }
             }
-            ss[e] = s;
         }
         barrier();
         // K is consumed: load V into the same tile while the row owners update the softmax.
-        for (uint e = tid; e < BK * D; e += WG) {
-            const uint j = e / D, k = e - j * D;
-            skv[j * KS + k] = j < nb ? float(v_cache[(j0 + j) * kv_stride + kvh * D + k]) : 0.0;
+        for (uint e = tid; e < BK * D4; e += WG) {
+            const uint j = e / D4, k4 = e - j * D4;
+            skv[j * KS4 + k4] = j < nb ? load_v((j0 + j) * row2 + kvh * D / 2u, k4) : vec4(0.0);
         }
         if (tid < BR) {
             const float m_old = s_m[tid];
@@ -145,12 +178,14 @@ void main() {
         }
         barrier();
         for (uint i = 0u; i < NACC; ++i) {
-            const uint e = tid + i * WG;
-            if (e < BR * D) {
-                const uint r = e / D, d = e - r * D;
-                float a = acc[i] * s_alpha[r];
-                for (uint j = 0u; j < nb; ++j) a = fma(ss[r * BK + j], skv[j * KS + d], a);
-                acc[i] = a;
+            const uint r = rr + i * RPP;
+            if (r < BR) acc[i] *= s_alpha[r];
+        }
+        for (uint j = 0u; j < nb; ++j) {
+            const vec4 v = skv[j * KS4 + c4];
+            for (uint i = 0u; i < NACC; ++i) {
+                const uint r = rr + i * RPP;
+                if (r < BR) acc[i] += ss[r * BK + j] * v;
             }
         }
     }
@@ -158,21 +193,22 @@ void main() {
 
     const uint rows_all = p.n_q * p.heads;
     for (uint i = 0u; i < NACC; ++i) {
-        const uint e = tid + i * WG;
-        if (e >= BR * D) break;
-        const uint r = e / D, d = e - r * D;
+        const uint r = rr + i * RPP;
         const uint R = r0 + r;
-        if (R >= rows_total) continue;
+        if (r >= BR || R >= rows_total) continue;
         const uint t = R / p.group;
         const uint row = t * p.heads + kvh * p.group + (R - t * p.group);
 #if VKML_SPLIT
-        part_o[(split * rows_all + row) * D + d] = acc[i];
-        if (d == 0u) {
+        for (uint c = 0u; c < 4u; ++c)
+            if (4u * c4 + c < D) part_o[(split * rows_all + row) * D + 4u * c4 + c] = acc[i][c];
+        if (c4 == 0u) {
             part_ml[(split * rows_all + row) * 2u] = s_m[r];
             part_ml[(split * rows_all + row) * 2u + 1u] = s_l[r];
         }
 #else
-        o[row * D + d] = acc[i] / s_l[r];
+        const float inv = 1.0 / s_l[r];
+        for (uint c = 0u; c < 4u; ++c)
+            if (4u * c4 + c < D) o[row * D + 4u * c4 + c] = acc[i][c] * inv;
 #endif
     }
 }

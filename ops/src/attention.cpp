@@ -55,14 +55,16 @@ void check_cache(const char* op, const Tensor& c, const char* name) {
     if (c.numel() == 0) fail(op, std::string(name) + " " + c.describe() + " is empty");
 }
 
-// Tiles: BR rows (query, head) x BK keys. Shared memory holds q [BR, D], one K or V tile
-// [BK, D + 1], the scores [BR, BK] and four per-row words.
+// Tiles: BR rows (query, head) x BK keys. Shared memory holds q [BR, D4] and one K or V tile
+// [BK, D4 + 1] as vec4 (D4 = head_dim / 4 rounded up), the scores [BR, BK] and four per-row
+// words.
 struct Tiles {
     uint32_t br = 16, bk = 32;
 };
 
 uint64_t shared_bytes(Tiles t, uint64_t d) {
-    return 4 * (t.br * d + t.bk * (d + 1) + uint64_t{t.br} * t.bk) + 16 * uint64_t{t.br};
+    const uint64_t d4 = (d + 3) / 4;
+    return 16 * (t.br * d4 + t.bk * (d4 + 1)) + 4 * uint64_t{t.br} * t.bk + 16 * uint64_t{t.br};
 }
 
 Tiles choose_tiles(const Device& dev, int64_t d, int64_t rows_total) {
@@ -142,6 +144,7 @@ void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& 
         fail(name, "n_train " + std::to_string(o.n_train) + " must be >= 2 (or 0 to disable the length scale)");
     if (o.splits < 0) fail(name, "splits " + std::to_string(o.splits) + " is negative");
     if (!std::isfinite(o.scale)) fail(name, "scale must be finite");
+    if (d % 2 != 0) fail(name, "head_dim of q " + q.describe() + " must be even");
     if (d > kMaxHeadDim)
         throw Error(ErrorKind::Unsupported, "attention: head_dim " + std::to_string(d) + " exceeds " +
                                                 std::to_string(kMaxHeadDim));
@@ -155,7 +158,13 @@ void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& 
     const Tensor vc = v_cache.reshape({max_ctx, kv_heads * d}).row_slice(0, kv_len);
     check_bindable(name, dev, kc, "the first kv_len rows of k_cache");
 
-    const uint32_t wg = std::min<uint32_t>({128u, caps.max_workgroup_invocations, caps.max_workgroup_size[0]});
+    // The kernel needs a workgroup that is a multiple of head_dim / 4 (about 128 invocations).
+    const int64_t d4 = (d + 3) / 4;
+    const uint32_t wg = static_cast<uint32_t>(d4 * std::max<int64_t>(1, 128 / d4));
+    if (wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size[0])
+        throw Error(ErrorKind::Unsupported, "attention: head_dim " + std::to_string(d) + " needs " +
+                                                std::to_string(wg) + " invocations per workgroup, more than " +
+                                                caps.name + " allows");
     const int64_t group = heads / kv_heads;
     const int64_t rows_total = n_q * group;
     const Tiles t = choose_tiles(dev, d, rows_total);
