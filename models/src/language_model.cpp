@@ -24,6 +24,11 @@ public:
     int64_t max_context() const override { return session_.max_context; }
     int64_t position() const override { return session_.pos; }
     void reset() override { session_.pos = 0; }  // the KV cache rows are simply overwritten
+    bool truncate(int64_t pos) override {
+        if (pos < 0 || pos > session_.pos) return false;
+        session_.pos = pos;
+        return true;
+    }
     Tensor forward(Stream& s, const std::vector<int32_t>& tokens, bool all) override {
         return model_.forward(s, session_, tokens, all);
     }
@@ -41,6 +46,7 @@ public:
     int64_t max_context() const override { return INT64_MAX; }  // a fixed-size state
     int64_t position() const override { return session_.pos; }
     void reset() override { session_ = model_.new_session(); }
+    bool truncate(int64_t pos) override { return pos == session_.pos; }
     Tensor forward(Stream& s, const std::vector<int32_t>& tokens, bool all) override {
         return model_.forward(s, session_, tokens, all);
     }

@@ -20,8 +20,20 @@ LoadedModel load_model(const Args& args, int64_t max_context) {
     lm.device = Device::open(args.get_or("device", ""));
     lm.weights = std::make_unique<models::GgufWeights>(model_path(args));
     lm.model = models::load_language_model(*lm.device, *lm.weights, max_context);
+    if (lm.weights->file().has("tokenizer.ggml.tokens"))
+        lm.tokenizer = std::make_unique<models::Tokenizer>(models::Tokenizer::from_gguf(lm.weights->file()));
     lm.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return lm;
+}
+
+std::vector<int32_t> prompt_tokens(const Args& args, const LoadedModel& m) {
+    if (args.has("tokens")) return parse_tokens(args.get_or("tokens", ""));
+    const auto text = args.get("p");
+    if (!text) throw Error(ErrorKind::InvalidArgument, "give a prompt with -p TEXT or --tokens \"1 2 3\"");
+    if (!m.tokenizer) throw Error(ErrorKind::InvalidArgument, m.weights->path() + " has no tokenizer: use --tokens");
+    std::vector<int32_t> ids = m.tokenizer->encode(*text, m.tokenizer->add_bos());
+    if (ids.empty()) throw Error(ErrorKind::InvalidArgument, "the prompt encodes to no tokens");
+    return ids;
 }
 
 std::vector<int32_t> parse_tokens(const std::string& text) {

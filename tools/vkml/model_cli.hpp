@@ -9,6 +9,7 @@
 #include "vkml/device.hpp"
 #include "vkml/models/gguf_weights.hpp"
 #include "vkml/models/language_model.hpp"
+#include "vkml/models/tokenizer.hpp"
 
 namespace vkml::cli {
 
@@ -16,11 +17,16 @@ struct LoadedModel {
     std::shared_ptr<Device> device;
     std::unique_ptr<models::GgufWeights> weights;
     std::unique_ptr<models::LanguageModel> model;
+    std::unique_ptr<models::Tokenizer> tokenizer;
     double load_ms = 0;
 };
 
 // Opens --device and loads -m/--model (a .gguf file). Throws vkml::Error naming what is wrong.
 LoadedModel load_model(const Args& args, int64_t max_context = 0);
+
+// The prompt as token ids: --tokens "1 2 3", else -p TEXT through the model's tokenizer (with
+// its BOS), else `fallback` text. Throws when neither is possible.
+std::vector<int32_t> prompt_tokens(const Args& args, const LoadedModel& m);
 
 // "1 2 3" or "1,2,3" -> ids; throws on junk.
 std::vector<int32_t> parse_tokens(const std::string& text);

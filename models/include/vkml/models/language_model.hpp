@@ -21,6 +21,9 @@ public:
     virtual int64_t max_context() const = 0;  // tokens one sequence may hold
     virtual int64_t position() const = 0;     // tokens the sequence holds now
     virtual void reset() = 0;                 // starts a new, empty sequence
+    // Forgets every token from `pos` on, where the architecture can (attention: the KV cache
+    // rows are simply rewritten); false when it cannot (a recurrent state), and nothing changes.
+    virtual bool truncate(int64_t pos) = 0;
     // Appends `tokens` to the sequence; logits f32 [n, vocab] (all_logits) or [1, vocab],
     // valid after the stream has finished and until the next forward.
     virtual Tensor forward(Stream& s, const std::vector<int32_t>& tokens, bool all_logits = false) = 0;
