@@ -1,5 +1,6 @@
 // Quantized matrix-vector product (n <= 8; the decode hot loop) for q8_0, q4_0, q6_k against the
-// dequantized reference, NMSE <= 5e-4, on odd m and several k; the shared-memory reduction;
+// dequantized reference, NMSE <= 5e-4, on odd m and several k; every kernel flavour (subgroup,
+// shared-memory reduction, whole rows per invocation);
 // tensors split over a lowered storage-buffer range; bad input.
 #include "vkml/ops/matmul.hpp"
 #include "vkml/ops/quant.hpp"
@@ -53,17 +54,20 @@ TEST_F(QuantGemv, MatchesReference) {
     }
 }
 
-TEST_F(QuantGemv, SharedMemoryReductionAndChunksOfEight) {
-    const ops::QuantMatmulOptions shared{.kernel = ops::QuantKernel::GemvShared, .int_dot = ops::IntDot::Off};
+TEST_F(QuantGemv, EveryFlavourAndChunksOfEight) {
     const ops::QuantMatmulOptions gemv{.kernel = ops::QuantKernel::Gemv, .int_dot = ops::IntDot::Off};
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);
         uint32_t seed = 100;
-        for (DType t : {DType::q8_0, DType::q4_0, DType::q6_k}) {
-            for (const Case& c : {Case{33, 3, ks(t)[1]}, Case{7, 8, ks(t)[0]}}) check(*dev, s, t, c, seed += 2, &shared);
-            check(*dev, s, t, {33, 19, ks(t)[0]}, seed += 2, &gemv);  // n > 8 in chunks of 8
+        for (ops::QuantKernel kernel : {ops::QuantKernel::GemvShared, ops::QuantKernel::GemvRows,
+                                        ops::QuantKernel::GemvSubgroup}) {
+            const ops::QuantMatmulOptions opts{.kernel = kernel, .int_dot = ops::IntDot::Off};
+            for (DType t : {DType::q8_0, DType::q4_0, DType::q6_k})
+                for (const Case& c : {Case{33, 3, ks(t)[1]}, Case{7, 1, ks(t)[0]}}) check(*dev, s, t, c, seed += 2, &opts);
         }
+        for (DType t : {DType::q8_0, DType::q4_0, DType::q6_k})
+            check(*dev, s, t, {33, 19, ks(t)[0]}, seed += 2, &gemv);  // n > 8 in chunks of 8
     }
 }
 

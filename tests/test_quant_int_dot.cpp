@@ -14,7 +14,8 @@ namespace {
 class QuantIntDot : public VkmlTest {};
 
 // The extra error of 8-bit activations is about 1e-5 in NMSE here, well inside the 5e-4 bound.
-void check(Device& dev, Stream& s, DType t, int64_t m, int64_t n, int64_t k, uint32_t seed, bool via_env) {
+void check(Device& dev, Stream& s, DType t, int64_t m, int64_t n, int64_t k, uint32_t seed, bool via_env,
+           ops::QuantKernel kernel = ops::QuantKernel::Auto) {
     SCOPED_TRACE(std::string(dtype_name(t)) + " m=" + std::to_string(m) + " n=" + std::to_string(n) +
                  " k=" + std::to_string(k) + (via_env ? " (env)" : ""));
     const auto ws = random_floats(static_cast<size_t>(m * k), seed);
@@ -23,9 +24,9 @@ void check(Device& dev, Stream& s, DType t, int64_t m, int64_t n, int64_t k, uin
     Tensor x = Tensor::from_floats(dev, DType::f32, {n, k}, xs);
     Tensor y = Tensor::empty(dev, DType::f32, {n, m});
     if (via_env) ops::matmul(s, w, x, y);
-    else ops::matmul_quantized(s, w, x, y, {.int_dot = ops::IntDot::On});
+    else ops::matmul_quantized(s, w, x, y, {.kernel = kernel, .int_dot = ops::IntDot::On});
     s.finish();
-    EXPECT_EQ(s.dispatch_count(), 2u + (via_env ? 0u : 0u)) << "quantize_act_q8 + gemv";
+    EXPECT_EQ(s.dispatch_count(), 2u) << "quantize_act_q8 + gemv";
     const auto ref = reference::matmul_quantized(t, w.to_vector<uint8_t>(), xs, m, n, k);
     EXPECT_NMSE_LE(ref, y.to_floats(), 5e-4);
 }
@@ -44,6 +45,9 @@ TEST_F(QuantIntDot, ForcedPathMatchesReference) {
             for (int64_t m : {1, 7, 33})
                 for (int64_t n : {1, 3, 8}) check(*dev, s, t, m, n, m == 33 ? k1 : k0, seed += 2, false);
             check(*dev, s, t, 4097, 1, k0, seed += 2, false);
+            // The other reductions.
+            check(*dev, s, t, 33, 3, k0, seed += 2, false, ops::QuantKernel::GemvShared);
+            check(*dev, s, t, 33, 3, k0, seed += 2, false, ops::QuantKernel::GemvRows);
         }
     }
 }

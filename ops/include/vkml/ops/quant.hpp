@@ -27,8 +27,10 @@ Tensor quantize_on_host(Device& dev, DType t, const Shape& shape, const float* d
 // tests and benchmarks reach every path on any device.
 enum class QuantKernel {
     Auto,        // matrix-vector for n <= 8, tiled otherwise
-    Gemv,        // matrix-vector for any n (chunks of 8 rows of x), subgroup reduction if able
-    GemvShared,  // matrix-vector with the shared-memory reduction
+    Gemv,          // matrix-vector for any n (chunks of 8 rows of x): subgroup if able, else shared
+    GemvSubgroup,  // matrix-vector, rows split over a subgroup, subgroupAdd (falls back to shared)
+    GemvShared,    // matrix-vector, rows split over threads, shared-memory reduction
+    GemvRows,      // matrix-vector, whole rows per invocation (uniform X loads, no reduction)
     Tiled,       // tiled, W tiles dequantized into shared memory
 };
 // The integer dot-product path of the matrix-vector kernel (x quantized to 8-bit blocks, 4 x
