@@ -40,21 +40,35 @@ uint32_t pow2_floor(uint32_t v) {
     return p;
 }
 
-Plan plan_gemv(Device& dev, bool f16, int64_t n, bool allow_subgroup) {
+// Most k-loop iterations one matrix-vector thread should run. llvmpipe silently ends a shader
+// invocation's loops after 65535 iterations in total; rows longer than this many per thread are
+// spread over a whole workgroup instead (which also suits few, very long rows on GPUs).
+constexpr uint64_t kMaxLoopIterations = 16384;
+
+Plan plan_gemv(Device& dev, bool f16, int64_t n, int64_t k, bool allow_subgroup) {
     const Capabilities& c = dev.caps();
-    const uint32_t wg = pow2_floor(std::min<uint32_t>(128, c.max_workgroup_invocations));
+    uint32_t wg = pow2_floor(std::min<uint32_t>(128, c.max_workgroup_invocations));
     // One accumulator per X row: a single-row build for n == 1 (the common decode case), a
     // guarded 8-row build for the rest, so at most two pipelines per weight type.
     const uint32_t nc = n == 1 ? 1 : static_cast<uint32_t>(kGemvMaxRows);
-    std::string name = f16 ? "gemv_f16" : "gemv_f32";
-    uint32_t rows;
-    if (allow_subgroup && c.subgroup_basic && c.subgroup_arithmetic) {
-        // One subgroup per row; the shader loops if the real subgroup size differs.
-        name += "_subgroup";
-        rows = std::max<uint32_t>(1, wg / std::max<uint32_t>(c.subgroup_size, 1));
-    } else {
-        // Shared-memory tree reduction over wg / rows threads per row (a power of two).
-        rows = std::min<uint32_t>(4, wg);
+    const bool subgroup = allow_subgroup && c.subgroup_basic && c.subgroup_arithmetic;
+    // One subgroup per row (the shader loops if the real subgroup size differs), or a
+    // shared-memory tree reduction over wg / 4 threads per row (a power of two).
+    uint32_t rows = subgroup ? std::max<uint32_t>(1, wg / std::max<uint32_t>(c.subgroup_size, 1))
+                             : std::min<uint32_t>(4, wg);
+    const uint64_t stride = subgroup ? std::max<uint32_t>(c.subgroup_size, 1) : wg / rows;
+    std::string name = std::string(f16 ? "gemv_f16" : "gemv_f32") + (subgroup ? "_subgroup" : "");
+    const uint64_t uk = static_cast<uint64_t>(k);  // scalar iterations; vec4 loads run k / 4
+    if (uk > kMaxLoopIterations * stride) {
+        // Long rows: one row per workgroup of the shared-reduction kernel, with enough threads
+        // that each runs few iterations, within the workgroup and shared-memory limits (the
+        // reduction holds wg * nc floats).
+        const uint32_t max_wg = pow2_floor(std::min({c.max_workgroup_invocations, c.max_workgroup_size[0],
+                                                     std::max<uint32_t>(c.max_shared_memory / (4 * nc), 1)}));
+        wg = std::min<uint32_t>(wg, max_wg);
+        while (wg < max_wg && uk > kMaxLoopIterations * wg) wg *= 2;
+        rows = 1;
+        name = f16 ? "gemv_f16" : "gemv_f32";
     }
     Plan p;
     p.kernel = &dev.kernel(name, {wg, rows, nc});
@@ -150,7 +164,7 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
         choice = n <= kGemvMaxRows || caps.type == DeviceType::Cpu ? MatmulKernel::Gemv : MatmulKernel::Tiled;
     const Plan plan = choice == MatmulKernel::Tiled
                           ? plan_tiled(dev, f16)
-                          : plan_gemv(dev, f16, n, choice == MatmulKernel::Gemv);
+                          : plan_gemv(dev, f16, n, k, choice == MatmulKernel::Gemv);
     const uint64_t wb = f16 ? 2 : 4;
 
     // Split so each binding fits maxStorageBufferRange, keeping room for the alignment slack of
