@@ -59,6 +59,9 @@ void rnn(Stream& s, RnnCell cell, const Tensor& wx, const Tensor& R, const Tenso
         if (t->bytes() > caps.max_storage_buffer_range)
             throw Error(ErrorKind::Unsupported, std::string(op) + ": " + nm + " " + t->describe() + " exceeds maxStorageBufferRange");
 
+    if (dh > caps.max_workgroup_size[0] || dh > caps.max_workgroup_invocations)
+        throw Error(ErrorKind::Unsupported, std::string(op) + ": head size " + std::to_string(dh) +
+                                                " exceeds the device's workgroup size");
     // Sequences per workgroup: up to 4, within the invocation limit (dh <= 256 always fits one).
     const uint32_t per_group = static_cast<uint32_t>(
         std::clamp<int64_t>(std::min<int64_t>(batch, caps.max_workgroup_invocations / dh), 1, 4));
