@@ -1,0 +1,345 @@
+// Tokenizer: vocabulary loading, special-token splitting, SentencePiece-style and byte-level
+// BPE encoding, decoding. The pre-tokenizers live in pretokenize.cpp.
+#include "vkml/models/tokenizer.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <queue>
+
+#include "vkml/error.hpp"
+#include "vkml/models/unicode.hpp"
+
+namespace vkml::models {
+
+// pretokenize.cpp
+std::vector<std::string> pretokenize(Tokenizer::PreTokenizer kind, std::string_view text);
+const std::string& gpt2_byte_to_utf8(uint8_t b);
+int gpt2_utf8_to_byte(uint32_t cp);
+
+namespace {
+const std::string kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
+
+std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
+    std::string out;
+    size_t i = 0;
+    while (i < s.size()) {
+        if (s.compare(i, from.size(), from) == 0) {
+            out += to;
+            i += from.size();
+        } else {
+            out += s[i++];
+        }
+    }
+    return out;
+}
+
+// A symbol of the merge loops: a byte range of the text, linked to its neighbours.
+struct Symbol {
+    int prev, next;
+    size_t offset, len;
+};
+}  // namespace
+
+Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
+    Tokenizer t;
+    const std::string model = f.get_string("tokenizer.ggml.model");
+    if (model == "llama")
+        t.model_ = Model::spm;
+    else if (model == "gpt2")
+        t.model_ = Model::bpe;
+    else
+        throw Error(ErrorKind::Unsupported, f.path() + ": tokenizer model '" + model +
+                                                "' is not supported (llama and gpt2 are)");
+    t.tokens_ = f.get_string_array("tokenizer.ggml.tokens");
+    const size_t n = t.tokens_.size();
+    if (n == 0 || n > (1u << 31) - 1) throw Error(ErrorKind::BadFile, f.path() + ": tokenizer.ggml.tokens is empty or too large");
+    if (f.has("tokenizer.ggml.scores")) {
+        t.scores_ = f.get_f32_array("tokenizer.ggml.scores");
+        if (t.scores_.size() != n) throw Error(ErrorKind::BadFile, f.path() + ": tokenizer.ggml.scores has " + std::to_string(t.scores_.size()) + " entries for " + std::to_string(n) + " tokens");
+    } else {
+        t.scores_.assign(n, 0.0f);
+    }
+    t.types_.assign(n, TokenType::normal);
+    if (f.has("tokenizer.ggml.token_type")) {
+        const std::vector<int32_t> ty = f.get_i32_array("tokenizer.ggml.token_type");
+        if (ty.size() != n) throw Error(ErrorKind::BadFile, f.path() + ": tokenizer.ggml.token_type has " + std::to_string(ty.size()) + " entries for " + std::to_string(n) + " tokens");
+        for (size_t i = 0; i < n; ++i) t.types_[i] = (ty[i] >= 0 && ty[i] <= 6) ? static_cast<TokenType>(ty[i]) : TokenType::undefined;
+    }
+    t.index_.reserve(n);
+    for (size_t i = 0; i < n; ++i) t.index_.emplace(t.tokens_[i], static_cast<int32_t>(i));  // first id wins
+
+    auto id_key = [&](const char* key, int32_t& out) {
+        if (auto v = f.int_or_none(key)) {
+            if (*v < 0 || *v >= static_cast<int64_t>(n))
+                throw Error(ErrorKind::BadFile, f.path() + ": " + key + " = " + std::to_string(*v) + " is not a token id");
+            out = static_cast<int32_t>(*v);
+        }
+    };
+    id_key("tokenizer.ggml.bos_token_id", t.bos_);
+    id_key("tokenizer.ggml.eos_token_id", t.eos_);
+    id_key("tokenizer.ggml.unknown_token_id", t.unk_);
+    if (t.model_ == Model::spm) {
+        if (t.bos_ < 0 && n > 1) t.bos_ = 1;
+        if (t.eos_ < 0 && n > 2) t.eos_ = 2;
+        if (t.unk_ < 0) t.unk_ = 0;
+    }
+    t.add_bos_ = f.has("tokenizer.ggml.add_bos_token") ? f.get_bool("tokenizer.ggml.add_bos_token") : t.model_ == Model::spm;
+    t.add_space_prefix_ = f.has("tokenizer.ggml.add_space_prefix") ? f.get_bool("tokenizer.ggml.add_space_prefix") : true;
+
+    for (int b = 0; b < 256; ++b) {
+        if (t.model_ == Model::spm) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+            t.byte_tokens_[b] = t.find(buf);
+        } else {
+            t.byte_tokens_[b] = t.find(gpt2_byte_to_utf8(static_cast<uint8_t>(b)));
+        }
+    }
+
+    if (t.model_ == Model::bpe) {
+        std::string pre = f.string_or_none("tokenizer.ggml.pre").value_or("default");
+        t.pre_ = pre == "deepseek-coder" ? PreTokenizer::deepseek_coder : PreTokenizer::gpt2;
+        const std::vector<std::string> merges = f.get_string_array("tokenizer.ggml.merges");
+        t.merges_.reserve(merges.size());
+        for (size_t r = 0; r < merges.size(); ++r) {
+            const size_t sp = merges[r].find(' ', 1);
+            if (sp == std::string::npos)
+                throw Error(ErrorKind::BadFile, f.path() + ": tokenizer.ggml.merges[" + std::to_string(r) + "] has no space");
+            t.merges_.emplace(merges[r], static_cast<int32_t>(r));
+        }
+    } else {
+        t.pre_ = PreTokenizer::none;
+    }
+
+    for (size_t i = 0; i < n; ++i)
+        if ((t.types_[i] == TokenType::control || t.types_[i] == TokenType::user_defined) && !t.tokens_[i].empty())
+            t.specials_.push_back(static_cast<int32_t>(i));
+    std::stable_sort(t.specials_.begin(), t.specials_.end(), [&](int32_t a, int32_t b) {
+        return t.tokens_[static_cast<size_t>(a)].size() > t.tokens_[static_cast<size_t>(b)].size();
+    });
+    return t;
+}
+
+int32_t Tokenizer::find(std::string_view text) const {
+    auto it = index_.find(std::string(text));
+    return it == index_.end() ? -1 : it->second;
+}
+
+int32_t Tokenizer::merge_rank(const std::string& left, const std::string& right) const {
+    auto it = merges_.find(left + " " + right);
+    return it == merges_.end() ? -1 : it->second;
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+    std::vector<int32_t> out;
+    if (add_bos && bos_ >= 0) out.push_back(bos_);
+    // As llama.cpp: user-defined tokens (e.g. runs of spaces added to a vocabulary) always
+    // match as whole tokens; control tokens only with parse_special. Longest token first, each
+    // splitting every remaining text fragment at all its occurrences.
+    struct Fragment {
+        int32_t token;  // -1: text
+        size_t offset, len;
+    };
+    std::vector<Fragment> frags;
+    if (!text.empty()) frags.push_back(Fragment{-1, 0, text.size()});
+    for (int32_t id : specials_) {
+        if (!parse_special && types_[static_cast<size_t>(id)] != TokenType::user_defined) continue;
+        const std::string& s = tokens_[static_cast<size_t>(id)];
+        std::vector<Fragment> next;
+        for (const Fragment& f : frags) {
+            if (f.token >= 0 || f.len < s.size()) {
+                next.push_back(f);
+                continue;
+            }
+            const std::string_view body = text.substr(f.offset, f.len);
+            size_t at = 0;
+            for (size_t p; (p = body.find(s, at)) != std::string_view::npos; at = p + s.size()) {
+                if (p > at) next.push_back(Fragment{-1, f.offset + at, p - at});
+                next.push_back(Fragment{id, f.offset + p, s.size()});
+            }
+            if (at < f.len) next.push_back(Fragment{-1, f.offset + at, f.len - at});
+        }
+        frags = std::move(next);
+    }
+    bool prev_special = true;  // SentencePiece-style: a space prefix at the start and after a token
+    for (const Fragment& f : frags) {
+        if (f.token >= 0) {
+            out.push_back(f.token);
+            prev_special = true;
+        } else {
+            if (model_ == Model::spm)
+                encode_spm(text.substr(f.offset, f.len), prev_special, out);
+            else
+                encode_bpe(text.substr(f.offset, f.len), out);
+            prev_special = false;
+        }
+    }
+    return out;
+}
+
+void Tokenizer::encode_spm(std::string_view raw, bool space_prefix, std::vector<int32_t>& out) const {
+    // As llama.cpp: a space before the first fragment (add_space_prefix), then ' ' -> U+2581.
+    std::string text = (add_space_prefix_ && space_prefix) ? " " : "";
+    text += raw;
+    text = replace_all(text, " ", kSpace);
+
+    std::vector<Symbol> syms;
+    for (size_t off = 0; off < text.size();) {
+        const size_t len = std::min(unicode::utf8_len(static_cast<uint8_t>(text[off])), text.size() - off);
+        const int idx = static_cast<int>(syms.size());
+        syms.push_back(Symbol{idx - 1, off + len == text.size() ? -1 : idx + 1, off, len});
+        off += len;
+    }
+    struct Bigram {
+        int left, right;
+        float score;
+        size_t size;
+    };
+    // Best score first; on equal scores the leftmost pair.
+    auto worse = [](const Bigram& a, const Bigram& b) { return a.score < b.score || (a.score == b.score && a.left > b.left); };
+    std::priority_queue<Bigram, std::vector<Bigram>, decltype(worse)> queue(worse);
+    auto try_add = [&](int l, int r) {
+        if (l < 0 || r < 0) return;
+        const Symbol& a = syms[static_cast<size_t>(l)];
+        const Symbol& b = syms[static_cast<size_t>(r)];
+        const int32_t id = find(std::string_view(text).substr(a.offset, a.len + b.len));
+        if (id < 0) return;
+        queue.push(Bigram{l, r, scores_[static_cast<size_t>(id)], a.len + b.len});
+    };
+    for (size_t k = 1; k < syms.size(); ++k) try_add(static_cast<int>(k) - 1, static_cast<int>(k));
+    while (!queue.empty()) {
+        const Bigram g = queue.top();
+        queue.pop();
+        Symbol& l = syms[static_cast<size_t>(g.left)];
+        Symbol& r = syms[static_cast<size_t>(g.right)];
+        if (l.len == 0 || r.len == 0 || l.len + r.len != g.size) continue;  // stale
+        l.len += r.len;
+        r.len = 0;
+        l.next = r.next;
+        if (r.next >= 0) syms[static_cast<size_t>(r.next)].prev = g.left;
+        try_add(l.prev, g.left);
+        try_add(g.left, l.next);
+    }
+    for (int k = syms.empty() ? -1 : 0; k != -1; k = syms[static_cast<size_t>(k)].next) {
+        const Symbol& s = syms[static_cast<size_t>(k)];
+        const std::string_view piece = std::string_view(text).substr(s.offset, s.len);
+        const int32_t id = find(piece);
+        if (id >= 0) {
+            out.push_back(id);
+            continue;
+        }
+        for (char c : piece) {  // byte fallback
+            const int32_t b = byte_tokens_[static_cast<uint8_t>(c)];
+            if (b >= 0)
+                out.push_back(b);
+            else if (unk_ >= 0)
+                out.push_back(unk_);
+        }
+    }
+}
+
+void Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) const {
+    for (const std::string& word : pretokenize(pre_, text)) {
+        std::string mapped;
+        for (char c : word) mapped += gpt2_byte_to_utf8(static_cast<uint8_t>(c));
+        bpe_word(mapped, out);
+    }
+}
+
+void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) const {
+    std::vector<Symbol> syms;
+    for (size_t off = 0; off < word.size();) {
+        const size_t len = std::min(unicode::utf8_len(static_cast<uint8_t>(word[off])), word.size() - off);
+        const int idx = static_cast<int>(syms.size());
+        syms.push_back(Symbol{idx - 1, off + len == word.size() ? -1 : idx + 1, off, len});
+        off += len;
+    }
+    struct Bigram {
+        int left, right;
+        int32_t rank;
+        std::string text;
+    };
+    // Lowest merge rank first; on equal ranks the leftmost pair.
+    auto worse = [](const Bigram& a, const Bigram& b) { return a.rank > b.rank || (a.rank == b.rank && a.left > b.left); };
+    std::priority_queue<Bigram, std::vector<Bigram>, decltype(worse)> queue(worse);
+    auto sym_text = [&](const Symbol& s) { return word.substr(s.offset, s.len); };
+    auto try_add = [&](int l, int r) {
+        if (l < 0 || r < 0) return;
+        const std::string a = sym_text(syms[static_cast<size_t>(l)]), b = sym_text(syms[static_cast<size_t>(r)]);
+        const int32_t rank = merge_rank(a, b);
+        if (rank < 0) return;
+        queue.push(Bigram{l, r, rank, a + b});
+    };
+    for (size_t k = 1; k < syms.size(); ++k) try_add(static_cast<int>(k) - 1, static_cast<int>(k));
+    while (!queue.empty()) {
+        const Bigram g = queue.top();
+        queue.pop();
+        Symbol& l = syms[static_cast<size_t>(g.left)];
+        Symbol& r = syms[static_cast<size_t>(g.right)];
+        if (l.len == 0 || r.len == 0 || sym_text(l) + sym_text(r) != g.text) continue;  // stale
+        l.len += r.len;
+        r.len = 0;
+        l.next = r.next;
+        if (r.next >= 0) syms[static_cast<size_t>(r.next)].prev = g.left;
+        try_add(l.prev, g.left);
+        try_add(g.left, l.next);
+    }
+    for (int k = syms.empty() ? -1 : 0; k != -1; k = syms[static_cast<size_t>(k)].next) {
+        const std::string piece = sym_text(syms[static_cast<size_t>(k)]);
+        const int32_t id = find(piece);
+        if (id >= 0) {
+            out.push_back(id);
+            continue;
+        }
+        // No token for the merged symbol: its characters one by one (each a GPT-2 byte char).
+        for (const auto& ch : unicode::decode_utf8(piece)) {
+            const int32_t c = find(std::string_view(piece).substr(ch.offset, ch.len));
+            if (c >= 0) out.push_back(c);
+            else if (unk_ >= 0) out.push_back(unk_);
+        }
+    }
+}
+
+std::string Tokenizer::piece(int32_t id, bool keep_special) const {
+    if (id < 0 || static_cast<size_t>(id) >= tokens_.size())
+        throw Error(ErrorKind::InvalidArgument, "Tokenizer::decode: id " + std::to_string(id) + " is not in [0, " +
+                                                    std::to_string(tokens_.size()) + ")");
+    const std::string& text = tokens_[static_cast<size_t>(id)];
+    const TokenType type = types_[static_cast<size_t>(id)];
+    if (type == TokenType::control || type == TokenType::unused) return keep_special ? text : "";
+    if (model_ == Model::spm) {
+        if (type == TokenType::byte && text.size() == 6 && text.compare(0, 3, "<0x") == 0)
+            return std::string(1, static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16)));
+        return replace_all(text, kSpace, " ");
+    }
+    if (type == TokenType::user_defined) return text;
+    std::string out;
+    for (const auto& ch : unicode::decode_utf8(text)) {
+        const int b = gpt2_utf8_to_byte(ch.cp);
+        if (b >= 0)
+            out += static_cast<char>(b);
+        else
+            out += text.substr(ch.offset, ch.len);
+    }
+    return out;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool keep_special) const {
+    std::string out;
+    // Undo the space SentencePiece-style encoding puts at the start and after each special
+    // token: the first piece of each such text run loses one leading space.
+    bool after_special = true;
+    for (int32_t id : ids) {
+        std::string p = piece(id, keep_special);
+        const TokenType type = types_[static_cast<size_t>(id)];
+        const bool special = type == TokenType::control || type == TokenType::user_defined;
+        const bool empty = p.empty();
+        if (model_ == Model::spm && add_space_prefix_ && after_special && !special && !empty && p[0] == ' ')
+            p.erase(0, 1);
+        if (!empty || special) after_special = special;
+        out += p;
+    }
+    return out;
+}
+
+}  // namespace vkml::models
