@@ -1,7 +1,7 @@
 #version 450
 // KV-cache append: k, v [n, kv_heads, head_dim] f32 -> rows [pos, pos + n) of the f16 caches
-// [max_ctx, kv_heads, head_dim]. The caches are bound whole (their rows need not start at an
-// aligned offset), so the destination row is a push constant.
+// [max_ctx, kv_heads, head_dim]. The caches are bound from an aligned row at or before pos (rows
+// need not start at an aligned offset), so the distance to pos is a push constant.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_16bit_storage : require
 #include "indexing.glsl"
@@ -15,7 +15,7 @@ layout(std430, binding = 3) buffer VC { float16_t v_cache[]; };
 
 layout(push_constant) uniform Params {
     uint n;      // elements of k (= of v)
-    uint first;  // pos * kv_heads * head_dim
+    uint first;  // (pos - first bound row) * kv_heads * head_dim
 } p;
 
 void main() {

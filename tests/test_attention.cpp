@@ -1,5 +1,5 @@
 // KV-cache writes and fused attention against ops/reference: odd cache lengths, prefill and
-// decode, grouped-query ratios 1/2/4, head_dim 64, 48 and 128, causal and not, the length scale,
+// decode, grouped-query ratios 1/2/4, head_dim 42, 48, 64 and 128, causal and not, the length scale,
 // forced split-K, a prefill+decode sequence, and bad arguments.
 #include <cmath>
 
@@ -84,6 +84,7 @@ TEST_F(Attention, DecodeMatchesReference) {
         check_case(*dev, s, {1, 33, 2, 2, 48, {}}, seed++);
         check_case(*dev, s, {1, 1000, 4, 1, 128, {}}, seed++);
         check_case(*dev, s, {1, 300, 4, 1, 128, {.splits = 1}}, seed++);
+        check_case(*dev, s, {1, 257, 4, 2, 42, {}}, seed++);  // head_dim % 4 == 2: a half quad
     }
 }
 
@@ -107,6 +108,7 @@ TEST_F(Attention, PrefillMatchesReference) {
         // Forced split-K on a causal prefill: later slices are empty for early queries.
         check_case(*dev, s, {33, 257, 4, 2, 64, {.splits = 3}}, seed++);
         check_case(*dev, s, {20, 1000, 4, 4, 48, {.n_train = 300, .splits = 7}}, seed++);
+        check_case(*dev, s, {19, 33, 6, 2, 42, {}}, seed++);
     }
 }
 
@@ -158,6 +160,39 @@ TEST_F(Attention, PrefillThenDecodeEqualsOnePrefill) {
     }
 }
 
+// A cache larger than one storage-buffer binding: writes bind only an aligned window of rows,
+// attention binds the first kv_len rows and says so when even those do not fit.
+TEST_F(Attention, CacheLargerThanOneBinding) {
+    for (const auto& dev0 : devices()) {
+        SCOPED_TRACE(dev0->caps().name);
+        auto dev = Device::open_index(dev0->index(), DeviceOptions{.max_buffer_range = 1 << 16});
+        Stream s(*dev);
+        const int64_t max_ctx = 2048, kvh = 2, d = 16, n = 3, pos = 1501;  // 128 KiB per cache
+        const auto ks = random_floats(n * kvh * d, 41), vs = random_floats(n * kvh * d, 42);
+        const auto kc_init = round_f16(random_floats(max_ctx * kvh * d, 43));
+        const auto vc_init = round_f16(random_floats(max_ctx * kvh * d, 44));
+        Tensor k = Tensor::from_floats(*dev, DType::f32, {n, kvh, d}, ks);
+        Tensor v = Tensor::from_floats(*dev, DType::f32, {n, kvh, d}, vs);
+        Tensor kc = Tensor::from_floats(*dev, DType::f16, {max_ctx, kvh, d}, kc_init);
+        Tensor vc = Tensor::from_floats(*dev, DType::f16, {max_ctx, kvh, d}, vc_init);
+        ops::kv_cache_write(s, k, v, kc, vc, pos);
+        const int64_t kv_len = 1000;  // 62.5 KiB of each cache: fits
+        Tensor q = Tensor::from_floats(*dev, DType::f32, {2, 4, d}, random_floats(2 * 4 * d, 45));
+        Tensor o = Tensor::empty(*dev, DType::f32, {2, 4, d});
+        ops::attention(s, q, kc, vc, kv_len, o);
+        s.finish();
+        auto k_exp = kc_init, v_exp = vc_init;
+        for (int64_t i = 0; i < n * kvh * d; ++i) {
+            k_exp[pos * kvh * d + i] = half_to_float(float_to_half(ks[i]));
+            v_exp[pos * kvh * d + i] = half_to_float(float_to_half(vs[i]));
+        }
+        EXPECT_EQ(kc.to_floats(), k_exp);
+        EXPECT_EQ(vc.to_floats(), v_exp);
+        EXPECT_NMSE_LE(reference::attention(q.to_floats(), kc_init, vc_init, 2, 4, kvh, d, kv_len), o.to_floats(), 1e-5);
+        EXPECT_VKML_ERROR(ops::attention(s, q, kc, vc, 1504, o), ErrorKind::Unsupported, "maxStorageBufferRange");
+    }
+}
+
 TEST_F(Attention, RejectsBadArguments) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
@@ -181,6 +216,9 @@ TEST_F(Attention, RejectsBadArguments) {
         EXPECT_VKML_ERROR(ops::attention(s, q, kc, kc4, 4, o), bad, "same shape");
         EXPECT_VKML_ERROR(ops::attention(s, q, kc, vc, 4, o, {.n_train = 1}), bad, "n_train");
         EXPECT_VKML_ERROR(ops::attention(s, q.reshape({24, 16}), kc, vc, 4, o.reshape({24, 16})), bad, "[n_q, heads, head_dim]");
+        Tensor qo = Tensor::empty(*dev, DType::f32, {1, 2, 15});
+        Tensor co = Tensor::empty(*dev, DType::f16, {4, 2, 15});
+        EXPECT_VKML_ERROR(ops::attention(s, qo, co, co, 4, qo), bad, "even");
         Tensor qb = Tensor::empty(*dev, DType::f32, {1, 2, 512});
         Tensor cb = Tensor::empty(*dev, DType::f16, {4, 2, 512});
         EXPECT_VKML_ERROR(ops::attention(s, qb, cb, cb, 4, qb), ErrorKind::Unsupported, "head_dim");

@@ -107,11 +107,19 @@ void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& k
     Device& dev = s.device();
     check_fp16(name, dev);
     check_bindable(name, dev, k, "k");
-    check_bindable(name, dev, k_cache, "k_cache");
-    const uint64_t row = static_cast<uint64_t>(k.dim(1) * k.dim(2));
-    const KvWriteParams p{static_cast<uint32_t>(k.numel()), static_cast<uint32_t>(pos * row)};
+    // Bind the cache from the last row before pos whose offset meets the storage-buffer
+    // alignment, so caches larger than one binding work; the kernel adds the remaining rows.
+    const int64_t row = k.dim(1) * k.dim(2);
+    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 1);
+    int64_t step = 1;
+    while ((static_cast<uint64_t>(step * row) * 2) % align != 0) ++step;
+    const int64_t start = pos / step * step;
+    const Tensor kw = k_cache.reshape({max_ctx, row}).row_slice(start, pos + n - start);
+    const Tensor vw = v_cache.reshape({max_ctx, row}).row_slice(start, pos + n - start);
+    check_bindable(name, dev, kw, "the cache rows written");
+    const KvWriteParams p{static_cast<uint32_t>(k.numel()), static_cast<uint32_t>((pos - start) * row)};
     s.dispatch(dev.kernel("kv_cache", {kElementwiseWorkgroup}),
-               {in(k), in(v), out(k_cache), out(v_cache)}, p,
+               {in(k), in(v), out(kw), out(vw)}, p,
                grid_1d(dev, ceil_div(static_cast<uint64_t>(k.numel()), kElementwiseWorkgroup)), name);
 }
 
