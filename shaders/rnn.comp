@@ -39,6 +39,8 @@ layout(push_constant) uniform Params {
     uint batch;
     uint len;
     uint heads;
+    uint t_begin;  // this dispatch runs steps [t_begin, t_end) of the sequence (a device with a
+    uint t_end;    // loop-iteration limit, llvmpipe, runs long sequences in several dispatches)
 } p;
 
 const uint DH = gl_WorkGroupSize.x;
@@ -70,8 +72,8 @@ void main() {
     for (uint g = 0; g < GB; ++g) bg[g] = bias[g * width + h * DH + j];
     ybuf[0][sl][j] = st[0];
     barrier();
-    for (uint t = 0; t < p.len; ++t) {
-        const uint cur = t & 1u;
+    for (uint t = p.t_begin; t < p.t_end; ++t) {
+        const uint cur = (t - p.t_begin) & 1u;
         float ry[GR];
         for (uint g = 0; g < GR; ++g) ry[g] = 0.0;
         for (uint k = 0; k < DH; ++k) {

@@ -51,7 +51,8 @@ TEST_F(SelectiveScan, PrefillMatchesReference) {
     struct Case { int64_t batch, len, dim, n, chunk; bool opt; };
     const Case cases[] = {{2, 1, 13, 16, 0, true},   {1, 7, 13, 16, 0, false},  {3, 64, 13, 16, 0, true},
                           {1, 1000, 13, 16, 0, true}, {1, 4096, 5, 16, 0, true}, {2, 63, 7, 5, 64, true},
-                          {2, 65, 7, 5, 64, true},    {1, 128, 7, 5, 64, false}, {1, 1000, 3, 5, 17, true}};
+                          {2, 65, 7, 5, 64, true},    {1, 128, 7, 5, 64, false}, {1, 1000, 3, 5, 17, true},
+                          {1, 3000, 3, 16, 3000, true}};  // one 3000-token chunk (capped on llvmpipe)
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);

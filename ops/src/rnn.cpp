@@ -13,11 +13,18 @@ using namespace detail;
 namespace {
 
 struct RnnParams {
-    uint32_t batch, len, heads;
+    uint32_t batch, len, heads, t_begin, t_end;
 };
 static_assert(sizeof(RnnParams) <= 128);
 
 constexpr int64_t kMaxHeadDim = 256;
+
+// llvmpipe (lavapipe) silently ends a shader invocation's loops after 65535 iterations in
+// total; there a long sequence runs as several dispatches that hand the state over.
+bool has_loop_limit(const Capabilities& c) {
+    return c.name.find("llvmpipe") != std::string::npos || c.driver_name.find("llvmpipe") != std::string::npos;
+}
+constexpr int64_t kLoopBudget = 50000;
 
 const char* cell_name(RnnCell c) {
     return c == RnnCell::Lstm ? "rnn(lstm)" : c == RnnCell::Gru ? "rnn(gru)" : "rnn(slstm)";
@@ -70,11 +77,17 @@ void rnn(Stream& s, RnnCell cell, const Tensor& wx, const Tensor& R, const Tenso
     const bool r_shared = r_floats * 4 + ybuf_bytes + 256 <= caps.max_shared_memory;
     const std::vector<uint32_t> spec{static_cast<uint32_t>(dh), per_group, r_shared ? static_cast<uint32_t>(r_floats) : 1u};
     const char* kernel = cell == RnnCell::Lstm ? "rnn_lstm_f32" : cell == RnnCell::Gru ? "rnn_gru_f32" : "rnn_slstm_f32";
-    const RnnParams p{static_cast<uint32_t>(batch), static_cast<uint32_t>(len), static_cast<uint32_t>(heads)};
+    // Iterations per step: the k-loop over dh plus the gate loops.
+    const int64_t window = has_loop_limit(caps) ? std::max<int64_t>(1, kLoopBudget / (dh + 16)) : len;
     if (heads > caps.max_workgroup_count[0] || ceil_div(batch, per_group) > caps.max_workgroup_count[1])
         throw Error(ErrorKind::Unsupported, std::string(op) + ": " + wx.describe() + " needs more workgroups than the device allows");
-    s.dispatch(dev.kernel(kernel, spec), {in(wx), in(R), in(bias), inout(state), out(y)}, p,
-               Groups{static_cast<uint32_t>(heads), ceil_div(batch, per_group), 1}, op);
+    const Kernel& k = dev.kernel(kernel, spec);
+    for (int64_t t0 = 0; t0 < len; t0 += window) {
+        const RnnParams p{static_cast<uint32_t>(batch), static_cast<uint32_t>(len), static_cast<uint32_t>(heads),
+                          static_cast<uint32_t>(t0), static_cast<uint32_t>(std::min(len, t0 + window))};
+        s.dispatch(k, {in(wx), in(R), in(bias), inout(state), out(y)}, p,
+                   Groups{static_cast<uint32_t>(heads), ceil_div(batch, per_group), 1}, op);
+    }
 }
 
 void rnn_step(Stream& s, RnnCell cell, const Tensor& wx, const Tensor& R, const Tensor& bias,

@@ -38,6 +38,12 @@ int64_t pick_chunk(const Device& dev, int64_t batch, int64_t len, int64_t dim) {
     return std::max<int64_t>(32, (len + want_chunks - 1) / want_chunks);
 }
 
+// llvmpipe (lavapipe) silently ends a shader invocation's loops after 65535 iterations in
+// total; there chunks are kept short enough (each token runs the N-loop).
+bool has_loop_limit(const Capabilities& c) {
+    return c.name.find("llvmpipe") != std::string::npos || c.driver_name.find("llvmpipe") != std::string::npos;
+}
+
 }  // namespace
 
 void selective_scan(Stream& s, const SelectiveScanInputs& in_, const Tensor& y, const Tensor& state,
@@ -65,7 +71,8 @@ void selective_scan(Stream& s, const SelectiveScanInputs& in_, const Tensor& y, 
     check_u32(op, in_.x.numel(), "element count");
 
     Device& dev = s.device();
-    const int64_t chunk = std::min(len, opt.chunk > 0 ? opt.chunk : pick_chunk(dev, batch, len, dim));
+    int64_t chunk = std::min(len, opt.chunk > 0 ? opt.chunk : pick_chunk(dev, batch, len, dim));
+    if (has_loop_limit(dev.caps())) chunk = std::min<int64_t>(chunk, 50000 / (n + 4));
     const int64_t nchunks = (len + chunk - 1) / chunk;
     const uint64_t summary_bytes = static_cast<uint64_t>(batch * nchunks * dim * n) * 4;
     if (nchunks > 1 && summary_bytes > dev.caps().max_storage_buffer_range)

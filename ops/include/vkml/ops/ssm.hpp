@@ -32,7 +32,8 @@ struct SelectiveScanInputs {
 };
 struct SelectiveScanOptions {
     bool delta_softplus = true;
-    // Tokens per time chunk of the chunk-parallel scan; 0 picks one from the shape.
+    // Tokens per time chunk of the chunk-parallel scan; 0 picks one from the shape. On llvmpipe
+    // (loop-iteration limit) chunks are capped at 50000 / (N + 4) tokens.
     int64_t chunk = 0;
 };
 // y: [B, L, D]; state: [B, D, N], initial state in, final state out. N <= 64.
