@@ -2,6 +2,7 @@
 // decode, grouped-query ratios 1/2/4, head_dim 42, 48, 64 and 128, causal and not, the length scale,
 // forced split-K, a prefill+decode sequence, and bad arguments.
 #include <cmath>
+#include <cstdlib>
 
 #include "vkml/ops/attention.hpp"
 #include "vkml/reference/attention.hpp"
@@ -11,6 +12,18 @@ namespace vkml::test {
 namespace {
 
 class Attention : public VkmlTest {};
+
+// Runs the body with the narrow (CPU-style) and the wide (GPU-style) workgroup, so both kernel
+// shapes are covered on any device.
+template <class F>
+void for_each_workgroup(F&& body) {
+    for (const char* wg : {"narrow", "wide"}) {
+        SCOPED_TRACE(std::string("VKML_ATTENTION_WG=") + wg);
+        setenv("VKML_ATTENTION_WG", wg, 1);
+        body();
+    }
+    unsetenv("VKML_ATTENTION_WG");
+}
 
 std::vector<float> round_f16(std::vector<float> v) {
     for (float& x : v) x = half_to_float(float_to_half(x));
@@ -74,17 +87,19 @@ TEST_F(Attention, DecodeMatchesReference) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);
-        uint32_t seed = 100;
-        for (int64_t kv_len : {1, 7, 33, 257, 1000})
-            for (int64_t ratio : {1, 2, 4})
-                check_case(*dev, s, {1, kv_len, 4, 4 / ratio, 64, {}}, seed++);
-        // Decode with the length scale: positions past n_train = 100 get log(i)/log(100).
-        check_case(*dev, s, {1, 1000, 8, 2, 64, {.n_train = 100}}, seed++);
-        check_case(*dev, s, {1, 257, 4, 1, 48, {.n_train = 16}}, seed++);
-        check_case(*dev, s, {1, 33, 2, 2, 48, {}}, seed++);
-        check_case(*dev, s, {1, 1000, 4, 1, 128, {}}, seed++);
-        check_case(*dev, s, {1, 300, 4, 1, 128, {.splits = 1}}, seed++);
-        check_case(*dev, s, {1, 257, 4, 2, 42, {}}, seed++);  // head_dim % 4 == 2: a half quad
+        for_each_workgroup([&] {
+            uint32_t seed = 100;
+            for (int64_t kv_len : {1, 7, 33, 257, 1000})
+                for (int64_t ratio : {1, 2, 4})
+                    check_case(*dev, s, {1, kv_len, 4, 4 / ratio, 64, {}}, seed++);
+            // Decode with the length scale: positions past n_train = 100 get log(i)/log(100).
+            check_case(*dev, s, {1, 1000, 8, 2, 64, {.n_train = 100}}, seed++);
+            check_case(*dev, s, {1, 257, 4, 1, 48, {.n_train = 16}}, seed++);
+            check_case(*dev, s, {1, 33, 2, 2, 48, {}}, seed++);
+            check_case(*dev, s, {1, 1000, 4, 1, 128, {}}, seed++);
+            check_case(*dev, s, {1, 300, 4, 1, 128, {.splits = 1}}, seed++);
+            check_case(*dev, s, {1, 257, 4, 2, 42, {}}, seed++);  // head_dim % 4 == 2: a half quad
+        });
     }
 }
 
@@ -92,23 +107,25 @@ TEST_F(Attention, PrefillMatchesReference) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);
-        uint32_t seed = 200;
-        // Prefill from an empty cache (kv_len == n_q) and a chunk after cached rows.
-        for (int64_t ratio : {1, 2, 4}) {
-            check_case(*dev, s, {7, 7, 4, 4 / ratio, 64, {}}, seed++);
-            check_case(*dev, s, {33, 257, 4, 4 / ratio, 64, {}}, seed++);
-        }
-        check_case(*dev, s, {5, 1000, 4, 2, 64, {}}, seed++);
-        check_case(*dev, s, {33, 33, 2, 1, 48, {}}, seed++);
-        check_case(*dev, s, {17, 257, 4, 2, 48, {.n_train = 64}}, seed++);
-        check_case(*dev, s, {40, 1000, 4, 1, 64, {.n_train = 500}}, seed++);
-        // Not causal (e.g. an encoder), more queries than keys allowed.
-        check_case(*dev, s, {9, 7, 2, 1, 64, {.causal = false}}, seed++);
-        check_case(*dev, s, {3, 257, 2, 2, 64, {.scale = 0.3f, .causal = false}}, seed++);
-        // Forced split-K on a causal prefill: later slices are empty for early queries.
-        check_case(*dev, s, {33, 257, 4, 2, 64, {.splits = 3}}, seed++);
-        check_case(*dev, s, {20, 1000, 4, 4, 48, {.n_train = 300, .splits = 7}}, seed++);
-        check_case(*dev, s, {19, 33, 6, 2, 42, {}}, seed++);
+        for_each_workgroup([&] {
+            uint32_t seed = 200;
+            // Prefill from an empty cache (kv_len == n_q) and a chunk after cached rows.
+            for (int64_t ratio : {1, 2, 4}) {
+                check_case(*dev, s, {7, 7, 4, 4 / ratio, 64, {}}, seed++);
+                check_case(*dev, s, {33, 257, 4, 4 / ratio, 64, {}}, seed++);
+            }
+            check_case(*dev, s, {5, 1000, 4, 2, 64, {}}, seed++);
+            check_case(*dev, s, {33, 33, 2, 1, 48, {}}, seed++);
+            check_case(*dev, s, {17, 257, 4, 2, 48, {.n_train = 64}}, seed++);
+            check_case(*dev, s, {40, 1000, 4, 1, 64, {.n_train = 500}}, seed++);
+            // Not causal (e.g. an encoder), more queries than keys allowed.
+            check_case(*dev, s, {9, 7, 2, 1, 64, {.causal = false}}, seed++);
+            check_case(*dev, s, {3, 257, 2, 2, 64, {.scale = 0.3f, .causal = false}}, seed++);
+            // Forced split-K on a causal prefill: later slices are empty for early queries.
+            check_case(*dev, s, {33, 257, 4, 2, 64, {.splits = 3}}, seed++);
+            check_case(*dev, s, {20, 1000, 4, 4, 48, {.n_train = 300, .splits = 7}}, seed++);
+            check_case(*dev, s, {19, 33, 6, 2, 42, {}}, seed++);
+        });
     }
 }
 

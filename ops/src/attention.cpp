@@ -2,7 +2,9 @@
 // shaders/attention_combine.comp.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "op_common.hpp"
 #include "vkml/ops/attention.hpp"
@@ -166,9 +168,20 @@ void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& 
     const Tensor vc = v_cache.reshape({max_ctx, kv_heads * d}).row_slice(0, kv_len);
     check_bindable(name, dev, kc, "the first kv_len rows of k_cache");
 
-    // The kernel needs a workgroup that is a multiple of head_dim / 4 (about 128 invocations).
+    // The kernel needs a workgroup that is a multiple of head_dim / 4 and at least BK (32).
+    // GPUs get about 128 invocations. CPU devices run a workgroup's invocations one SIMD vector
+    // after another, so parallel width buys nothing there while every shared-memory access is
+    // a separate load per lane: a narrow workgroup (one score row group, one output row group)
+    // reuses each loaded K/V quad for all rows. VKML_ATTENTION_WG=wide|narrow forces either
+    // (tests cover both kernels on any device).
     const int64_t d4 = (d + 3) / 4;
-    const uint32_t wg = static_cast<uint32_t>(d4 * std::max<int64_t>(1, 128 / d4));
+    bool narrow = caps.type == DeviceType::Cpu;
+    if (const char* f = std::getenv("VKML_ATTENTION_WG")) {
+        if (std::string(f) == "wide") narrow = false;
+        else if (std::string(f) == "narrow") narrow = true;
+    }
+    const uint32_t wg = static_cast<uint32_t>(narrow ? d4 * ((32 + d4 - 1) / d4)
+                                                     : d4 * std::max<int64_t>(1, 128 / d4));
     if (wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size[0])
         throw Error(ErrorKind::Unsupported, "attention: head_dim " + std::to_string(d) + " needs " +
                                                 std::to_string(wg) + " invocations per workgroup, more than " +
