@@ -199,7 +199,7 @@ void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& 
     int64_t splits = o.splits;
     const int64_t max_splits = std::max<int64_t>(1, kv_len / (4 * t.bk));
     if (splits == 0) {
-        const int64_t target = caps.type == DeviceType::Cpu ? 16 : 256;
+        const int64_t target = caps.type == DeviceType::Cpu ? 8 : 256;
         splits = std::clamp<int64_t>((target + row_blocks * kv_heads - 1) / (row_blocks * kv_heads), 1, max_splits);
     }
     splits = std::min<int64_t>({splits, kv_len, caps.max_workgroup_count[2]});
