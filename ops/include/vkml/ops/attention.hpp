@@ -50,8 +50,9 @@ struct AttentionOptions {
 
 // out = softmax(scale * q K^T + mask) V over the first kv_len rows of the caches.
 // q, out: f32 [n_q, heads, head_dim]; k_cache, v_cache: f16 [max_ctx, kv_heads, head_dim] with
-// heads % kv_heads == 0, 1 <= kv_len <= max_ctx, and kv_len >= n_q when causal. head_dim up to
-// 256 (as far as the device's shared memory allows; else ErrorKind::Unsupported).
+// heads % kv_heads == 0, 1 <= kv_len <= max_ctx, and kv_len >= n_q when causal. head_dim even,
+// up to 256 (as far as the device's shared memory allows; else ErrorKind::Unsupported). The
+// first kv_len cache rows must fit one storage-buffer binding.
 void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                int64_t kv_len, const Tensor& out, const AttentionOptions& opts = {});
 
