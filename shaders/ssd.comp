@@ -114,44 +114,82 @@ void main() {
     }
     barrier();
 #if defined(PASS_STATE)
+    // Register tiles of 4 (p) x 4 (n) per invocation: 8 loads per 16 FMAs per token.
     const uint per = p.heads * p.hp * p.ns;
-    for (uint e = lid; e < p.hp * p.ns; e += nthreads) {
-        const uint pp = e / p.ns, n = e % p.ns;
-        float acc = 0.0;
+    const uint ptiles = (p.hp + 3u) / 4u, ntiles = (p.ns + 3u) / 4u;
+    for (uint e = lid; e < ptiles * ntiles; e += nthreads) {
+        const uint p0 = (e / ntiles) * 4u, n0 = (e % ntiles) * 4u;
+        vec4 acc[4] = vec4[4](vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
         for (uint l = 0; l < q; ++l) {
             const uint t = b * p.len + t0 + l;
-            acc += w_sh[l] * x[(t * p.heads + h) * p.hp + pp] * Bs[(t * p.groups + g) * p.ns + n];
+            const uint xb = (t * p.heads + h) * p.hp, bb = (t * p.groups + g) * p.ns;
+            vec4 xv, bv;
+            for (uint k = 0; k < 4u; ++k) {
+                xv[k] = p0 + k < p.hp ? x[xb + p0 + k] : 0.0;
+                bv[k] = n0 + k < p.ns ? Bs[bb + n0 + k] : 0.0;
+            }
+            xv *= w_sh[l];
+            for (uint k = 0; k < 4u; ++k) acc[k] += xv[k] * bv;
         }
-        S_loc[(b * p.nchunks + c) * per + h * p.hp * p.ns + e] = acc;
+        const uint base = (b * p.nchunks + c) * per + h * p.hp * p.ns;
+        for (uint k = 0; k < 4u; ++k)
+            for (uint j = 0; j < 4u; ++j)
+                if (p0 + k < p.hp && n0 + j < p.ns) S_loc[base + (p0 + k) * p.ns + n0 + j] = acc[k][j];
     }
 #else
-    // Intra-chunk scores: gmat[l][s] = (C_l . B_s) exp(a_{s+1} + ... + a_l) dt_s for s <= l.
-    for (uint e = lid; e < q * q; e += nthreads) {
-        const uint l = e / q, s = e % q;
-        float v = 0.0;
-        if (s <= l) {
-            const uint tl = b * p.len + t0 + l, ts = b * p.len + t0 + s;
-            float dot_cb = 0.0;
-            for (uint n = 0; n < p.ns; ++n) dot_cb += Cs[(tl * p.groups + g) * p.ns + n] * Bs[(ts * p.groups + g) * p.ns + n];
+    // Intra-chunk scores: gmat[l][s] = (C_l . B_s) exp(a_{s+1} + ... + a_l) dt_s for s <= l,
+    // four s per invocation (each C value loaded once serves four scores).
+    const uint stiles = (q + 3u) / 4u;
+    for (uint e = lid; e < q * stiles; e += nthreads) {
+        const uint l = e / stiles, s0 = (e % stiles) * 4u;
+        vec4 v = vec4(0.0);
+        if (s0 <= l) {
+            const uint tl = b * p.len + t0 + l;
+            const uint smax = min(s0 + 3u, l);  // last valid s in the tile (s <= l < q)
+            vec4 dot_cb = vec4(0.0);
+            for (uint n = 0; n < p.ns; ++n) {
+                vec4 bv;
+                for (uint k = 0; k < 4u; ++k)
+                    bv[k] = s0 + k <= smax ? Bs[((b * p.len + t0 + s0 + k) * p.groups + g) * p.ns + n] : 0.0;
+                dot_cb += Cs[(tl * p.groups + g) * p.ns + n] * bv;
+            }
+            // seg(l, s) = a_{s+1} + ... + a_l, summed directly from smax down to s0.
             float seg = 0.0;
-            for (uint k = s + 1u; k <= l; ++k) seg += a_sh[k];
-            v = dot_cb * exp(seg) * dt_sh[s];
+            for (uint k = smax + 1u; k <= l; ++k) seg += a_sh[k];
+            for (uint k = smax - s0 + 1u; k-- > 0u;) {
+                v[k] = dot_cb[k] * exp(seg) * dt_sh[s0 + k];
+                seg += a_sh[s0 + k];
+            }
         }
-        gmat[l * Q + s] = v;
+        for (uint k = 0; k < 4u; ++k)
+            if (s0 + k < q) gmat[l * Q + s0 + k] = v[k];
     }
     barrier();
     const uint per = p.heads * p.hp * p.ns;
     const uint sbase = (b * p.nchunks + c) * per + h * p.hp * p.ns;
     const float dskip = p.has_d != 0u ? Dskip[h] : 0.0;
-    for (uint e = lid; e < q * p.hp; e += nthreads) {
-        const uint l = e / p.hp, pp = e % p.hp;
+    // Four consecutive p per invocation: each score / C value loaded once serves four outputs.
+    const uint ptiles = (p.hp + 3u) / 4u;
+    for (uint e = lid; e < q * ptiles; e += nthreads) {
+        const uint l = e / ptiles, p0 = (e % ptiles) * 4u;
         const uint tl = b * p.len + t0 + l;
-        float acc = 0.0;
-        for (uint s = 0; s <= l; ++s) acc += gmat[l * Q + s] * x[((b * p.len + t0 + s) * p.heads + h) * p.hp + pp];
-        float off = 0.0;
-        for (uint n = 0; n < p.ns; ++n) off += Cs[(tl * p.groups + g) * p.ns + n] * S_in[sbase + pp * p.ns + n];
-        const float xv = x[(tl * p.heads + h) * p.hp + pp];
-        y[(tl * p.heads + h) * p.hp + pp] = acc + pre_decay[l] * off + dskip * xv;
+        vec4 acc = vec4(0.0), off = vec4(0.0);
+        for (uint s = 0; s <= l; ++s) {
+            const uint xb = ((b * p.len + t0 + s) * p.heads + h) * p.hp;
+            vec4 xv;
+            for (uint k = 0; k < 4u; ++k) xv[k] = p0 + k < p.hp ? x[xb + p0 + k] : 0.0;
+            acc += gmat[l * Q + s] * xv;
+        }
+        for (uint n = 0; n < p.ns; ++n) {
+            vec4 sv;
+            for (uint k = 0; k < 4u; ++k) sv[k] = p0 + k < p.hp ? S_in[sbase + (p0 + k) * p.ns + n] : 0.0;
+            off += Cs[(tl * p.groups + g) * p.ns + n] * sv;
+        }
+        for (uint k = 0; k < 4u; ++k) {
+            if (p0 + k >= p.hp) break;
+            const uint idx = (tl * p.heads + h) * p.hp + p0 + k;
+            y[idx] = acc[k] + pre_decay[l] * off[k] + dskip * x[idx];
+        }
     }
 #endif
 }
