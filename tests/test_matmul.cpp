@@ -14,7 +14,7 @@ struct Case {
 };
 
 // n <= 8 takes the matrix-vector kernel (one pipeline for n == 1, one for 2..8), n > 8 the
-// tiled one (on GPUs): three pipelines per weight type in all.
+// tiled one: three pipelines per weight type in all.
 const Case kCases[] = {
     {1, 1, 1},     {7, 1, 7},     {33, 1, 256},  {64, 1, 1000}, {4097, 1, 33},
     {7, 2, 31},    {33, 3, 32},   {64, 8, 1000}, {4097, 8, 7},  {33, 2, 33},
@@ -49,7 +49,7 @@ TEST_F(Matmul, MatchesReferenceOnRoundAndOddShapes) {
         uint32_t seed = 1;
         for (DType t : {DType::f32, DType::f16}) {
             if (t == DType::f16 && !dev->caps().fp16_storage) continue;
-            // Auto (what users get) and the tiled kernel forced, which CPU devices skip in Auto.
+            // Auto (what users get) and the tiled kernel forced on every shape.
             for (const Case& c : kCases) {
                 check_case(*dev, s, c, t, seed += 2);
                 check_case(*dev, s, c, t, seed += 2, ops::MatmulKernel::Tiled);

@@ -158,10 +158,7 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
     check_u32(kOp, k, "k");
 
     MatmulKernel choice = opts.kernel;
-    // CPU devices (lavapipe, SwiftShader) run the matrix-vector kernel for every n: their shared
-    // memory and barriers are emulated, and the tiled kernel measured 2-5x slower there.
-    if (choice == MatmulKernel::Auto)
-        choice = n <= kGemvMaxRows || caps.type == DeviceType::Cpu ? MatmulKernel::Gemv : MatmulKernel::Tiled;
+    if (choice == MatmulKernel::Auto) choice = n <= kGemvMaxRows ? MatmulKernel::Gemv : MatmulKernel::Tiled;
     const Plan plan = choice == MatmulKernel::Tiled
                           ? plan_tiled(dev, f16)
                           : plan_gemv(dev, f16, n, k, choice == MatmulKernel::Gemv);
