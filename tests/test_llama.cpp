@@ -4,6 +4,7 @@
 #include "vkml/models/llama.hpp"
 #include "vkml/ops/quant_cpu.hpp"
 #include "vkml/reference/llama.hpp"
+#include "random_models.hpp"
 #include "vkml_test.hpp"
 
 namespace vkml::test {
@@ -15,42 +16,6 @@ using models::LlamaConfig;
 using models::llama_names::layer;
 
 class LlamaTest : public VkmlTest {};
-
-// A random llama with GGUF names and metadata; `tied` drops output.weight.
-InMemoryWeights random_llama(int64_t vocab, int64_t dim, int64_t layers, int64_t heads, int64_t kv_heads, int64_t ffn,
-                             bool tied, uint32_t seed) {
-    InMemoryWeights w("random-llama");
-    w.set("general.architecture", "llama");
-    w.set("llama.embedding_length", static_cast<double>(dim));
-    w.set("llama.block_count", static_cast<double>(layers));
-    w.set("llama.attention.head_count", static_cast<double>(heads));
-    w.set("llama.attention.head_count_kv", static_cast<double>(kv_heads));
-    w.set("llama.feed_forward_length", static_cast<double>(ffn));
-    w.set("llama.context_length", 64.0);
-    w.set("llama.attention.layer_norm_rms_epsilon", 1e-5);
-    const int64_t kvd = kv_heads * (dim / heads);
-    uint32_t s = seed;
-    auto mat = [&](const std::string& name, int64_t rows, int64_t cols, float scale) {
-        w.add_floats(name, {rows, cols}, random_floats(rows * cols, ++s, -scale, scale));
-    };
-    auto vec = [&](const std::string& name, int64_t n) { w.add_floats(name, {n}, random_floats(n, ++s, 0.8f, 1.2f)); };
-    mat("token_embd.weight", vocab, dim, 1.0f);
-    vec("output_norm.weight", dim);
-    if (!tied) mat("output.weight", vocab, dim, 0.2f);
-    const float sd = 1.0f / std::sqrt(static_cast<float>(dim));
-    for (int64_t i = 0; i < layers; ++i) {
-        vec(layer(i, "attn_norm.weight"), dim);
-        mat(layer(i, "attn_q.weight"), dim, dim, 2 * sd);
-        mat(layer(i, "attn_k.weight"), kvd, dim, 2 * sd);
-        mat(layer(i, "attn_v.weight"), kvd, dim, sd);
-        mat(layer(i, "attn_output.weight"), dim, dim, sd);
-        vec(layer(i, "ffn_norm.weight"), dim);
-        mat(layer(i, "ffn_gate.weight"), ffn, dim, sd);
-        mat(layer(i, "ffn_up.weight"), ffn, dim, sd);
-        mat(layer(i, "ffn_down.weight"), dim, ffn, sd);
-    }
-    return w;
-}
 
 std::vector<float> row(const std::vector<float>& m, int64_t r, int64_t cols) {
     return std::vector<float>(m.begin() + r * cols, m.begin() + (r + 1) * cols);

@@ -4,6 +4,7 @@
 #include "vkml/models/llama.hpp"
 #include "vkml/models/mamba.hpp"
 #include "vkml/reference/mamba.hpp"
+#include "random_models.hpp"
 #include "vkml_test.hpp"
 
 namespace vkml::test {
@@ -13,40 +14,6 @@ using models::InMemoryWeights;
 using models::llama_names::layer;
 
 class MambaTest : public VkmlTest {};
-
-InMemoryWeights random_mamba(int64_t vocab, int64_t dim, int64_t layers, int64_t state, int64_t rank, bool tied,
-                             uint32_t seed) {
-    const int64_t inner = 2 * dim, conv = 4;
-    InMemoryWeights w("random-mamba");
-    w.set("general.architecture", "mamba");
-    w.set("mamba.embedding_length", static_cast<double>(dim));
-    w.set("mamba.block_count", static_cast<double>(layers));
-    w.set("mamba.ssm.inner_size", static_cast<double>(inner));
-    w.set("mamba.ssm.state_size", static_cast<double>(state));
-    w.set("mamba.ssm.conv_kernel", static_cast<double>(conv));
-    w.set("mamba.ssm.time_step_rank", static_cast<double>(rank));
-    uint32_t s = seed;
-    auto put = [&](const std::string& name, Shape shape, float lo, float hi) {
-        w.add_floats(name, shape, random_floats(shape_numel(shape), ++s, lo, hi));
-    };
-    const float sd = 1.0f / std::sqrt(static_cast<float>(dim));
-    put("token_embd.weight", {vocab, dim}, -1, 1);
-    put("output_norm.weight", {dim}, 0.8f, 1.2f);
-    if (!tied) put("output.weight", {vocab, dim}, -0.2f, 0.2f);
-    for (int64_t i = 0; i < layers; ++i) {
-        put(layer(i, "attn_norm.weight"), {dim}, 0.8f, 1.2f);
-        put(layer(i, "ssm_in.weight"), {2 * inner, dim}, -2 * sd, 2 * sd);
-        put(layer(i, "ssm_conv1d.weight"), {inner, conv}, -0.5f, 0.5f);
-        put(layer(i, "ssm_conv1d.bias"), {inner}, -0.1f, 0.1f);
-        put(layer(i, "ssm_x.weight"), {rank + 2 * state, inner}, -sd, sd);
-        put(layer(i, "ssm_dt.weight"), {inner, rank}, -0.5f, 0.5f);
-        put(layer(i, "ssm_dt.bias"), {inner}, -3.0f, -1.0f);
-        put(layer(i, "ssm_a"), {inner, state}, -4.0f, -0.5f);  // = -exp(A_log), as GGUF stores it
-        put(layer(i, "ssm_d"), {inner}, 0.5f, 1.5f);
-        put(layer(i, "ssm_out.weight"), {dim, inner}, -sd, sd);
-    }
-    return w;
-}
 
 TEST_F(MambaTest, PrefillMatchesTheCpuReference) {
     for (const auto& dev : devices()) {

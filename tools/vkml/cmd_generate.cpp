@@ -70,7 +70,7 @@ private:
 
 int run(const Args& args) {
     args.expect_only({"m", "model", "p", "tokens", "n", "sampler", "temp", "top-k", "top-p", "min-p", "typical", "tau", "eta",
-                      "top-h-alpha", "seed", "power", "alpha", "block", "mh-steps", "cut", "ctx"});
+                      "top-h-alpha", "seed", "power", "alpha", "block", "mh-steps", "cut", "ctx", "quant"});
     const long long n_new = args.get_int("n", 64);
     if (n_new < 0) throw Error(ErrorKind::InvalidArgument, "-n must be >= 0");
     LoadedModel m = load_model(args, args.get_int("ctx", 0));
@@ -167,7 +167,9 @@ const bool registered = register_command({
     "  --tau T (5) --eta E (0.1) for mirostat   --top-h-alpha A (0.4)   --seed S (0): reproducible\n"
     "power sampling (p^alpha by Metropolis-Hastings over suffixes):\n"
     "  --power [--alpha 4] [--block 16] [--mh-steps 8] [--cut uniform|entropy]\n"
-    "  --ctx N        bound the KV cache (default: the model's context)\n\n"
+    "  --ctx N        bound the KV cache (default: the model's context)\n"
+    "  --quant TYPE   quantize the matrices on load: q8_0, q6_k or q4_0\n"
+    "MODEL is a .gguf file or a Hugging Face folder (config.json + safetensors; give --tokens).\n\n"
     "Prints the text, then prompt and generation tokens/s.",
     run,
 });

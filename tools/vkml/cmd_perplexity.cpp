@@ -12,7 +12,7 @@ namespace vkml::cli {
 namespace {
 
 int run(const Args& args) {
-    args.expect_only({"m", "model", "f", "ctx"});
+    args.expect_only({"m", "model", "f", "ctx", "quant"});
     const auto path = args.get("f");
     if (!path) throw Error(ErrorKind::InvalidArgument, "-f TEXT_FILE is required");
     std::ifstream f(*path, std::ios::binary);
@@ -22,7 +22,7 @@ int run(const Args& args) {
     const long long ctx = args.get_int("ctx", 256);
     if (ctx < 2) throw Error(ErrorKind::InvalidArgument, "--ctx must be >= 2");
     LoadedModel m = load_model(args, ctx);
-    if (!m.tokenizer) throw Error(ErrorKind::InvalidArgument, m.weights->path() + " has no tokenizer");
+    if (!m.tokenizer) throw Error(ErrorKind::InvalidArgument, m.weights->path() + " has no tokenizer vkml reads");
     const std::vector<int32_t> ids = m.tokenizer->encode(ss.str(), false);
     const int32_t bos = m.tokenizer->add_bos() ? m.tokenizer->bos() : -1;
     // Chunks of ctx tokens (ctx - 1 text tokens after a BOS when the model uses one); every

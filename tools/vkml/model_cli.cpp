@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "vkml/error.hpp"
+#include "vkml/models/hf_weights.hpp"
 
 namespace vkml::cli {
 
@@ -18,10 +19,21 @@ LoadedModel load_model(const Args& args, int64_t max_context) {
     const auto t0 = std::chrono::steady_clock::now();
     LoadedModel lm;
     lm.device = Device::open(args.get_or("device", ""));
-    lm.weights = std::make_unique<models::GgufWeights>(model_path(args));
+    lm.file = models::open_weights(model_path(args));
+    lm.weights = lm.file.get();
+    if (const auto quant = args.get("quant")) {
+        DType t;
+        if (*quant == "q8_0") t = DType::q8_0;
+        else if (*quant == "q6_k") t = DType::q6_k;
+        else if (*quant == "q4_0") t = DType::q4_0;
+        else throw Error(ErrorKind::InvalidArgument, "--quant must be q8_0, q6_k or q4_0, got '" + *quant + "'");
+        lm.quantized = std::make_unique<models::QuantizedWeights>(*lm.file, t);
+        lm.weights = lm.quantized.get();
+    }
     lm.model = models::load_language_model(*lm.device, *lm.weights, max_context);
-    if (lm.weights->file().has("tokenizer.ggml.tokens"))
-        lm.tokenizer = std::make_unique<models::Tokenizer>(models::Tokenizer::from_gguf(lm.weights->file()));
+    if (const auto* gguf = dynamic_cast<const models::GgufWeights*>(lm.file.get());
+        gguf && gguf->file().has("tokenizer.ggml.tokens"))
+        lm.tokenizer = std::make_unique<models::Tokenizer>(models::Tokenizer::from_gguf(gguf->file()));
     lm.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return lm;
 }

@@ -15,13 +15,16 @@ namespace vkml::cli {
 
 struct LoadedModel {
     std::shared_ptr<Device> device;
-    std::unique_ptr<models::GgufWeights> weights;
+    std::unique_ptr<models::WeightSource> file;     // GGUF or Hugging Face folder
+    std::unique_ptr<models::WeightSource> quantized;  // --quant wrapper, when asked
+    const models::WeightSource* weights = nullptr;    // what the model was loaded from
     std::unique_ptr<models::LanguageModel> model;
     std::unique_ptr<models::Tokenizer> tokenizer;
     double load_ms = 0;
 };
 
-// Opens --device and loads -m/--model (a .gguf file). Throws vkml::Error naming what is wrong.
+// Opens --device and loads -m/--model (a .gguf file or a Hugging Face folder), quantizing its
+// matrices on load with --quant q8_0|q6_k|q4_0. Throws vkml::Error naming what is wrong.
 LoadedModel load_model(const Args& args, int64_t max_context = 0);
 
 // The prompt as token ids: --tokens "1 2 3", else -p TEXT through the model's tokenizer (with

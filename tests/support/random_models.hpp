@@ -1,0 +1,18 @@
+// Small random llama and mamba models with llama.cpp's GGUF names, for model tests.
+#pragma once
+
+#include <cstdint>
+
+#include "vkml/models/weights.hpp"
+
+namespace vkml::test {
+
+// A random llama; `tied` leaves out output.weight (the LM head is then the token table).
+models::InMemoryWeights random_llama(int64_t vocab, int64_t dim, int64_t layers, int64_t heads, int64_t kv_heads,
+                                     int64_t ffn, bool tied, uint32_t seed);
+
+// A random mamba with inner size 2 * dim and conv width 4.
+models::InMemoryWeights random_mamba(int64_t vocab, int64_t dim, int64_t layers, int64_t state, int64_t rank,
+                                     bool tied, uint32_t seed);
+
+}  // namespace vkml::test
