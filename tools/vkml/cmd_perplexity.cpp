@@ -6,7 +6,7 @@
 
 #include "model_cli.hpp"
 #include "vkml/error.hpp"
-#include "vkml/ops/softmax.hpp"
+#include "vkml/models/evaluate.hpp"
 
 namespace vkml::cli {
 namespace {
@@ -25,34 +25,10 @@ int run(const Args& args) {
     if (!m.tokenizer) throw Error(ErrorKind::InvalidArgument, m.weights->path() + " has no tokenizer vkml reads");
     const std::vector<int32_t> ids = m.tokenizer->encode(ss.str(), false);
     const int32_t bos = m.tokenizer->add_bos() ? m.tokenizer->bos() : -1;
-    // Chunks of ctx tokens (ctx - 1 text tokens after a BOS when the model uses one); every
-    // position but the first of a chunk is scored.
-    const size_t per_chunk = static_cast<size_t>(bos >= 0 ? ctx - 1 : ctx);
-    double nll = 0;
-    size_t scored = 0;
-    Stream s(*m.device);
-    for (size_t start = 0; start + 1 < ids.size(); start += per_chunk) {
-        const size_t end = std::min(ids.size(), start + per_chunk);
-        std::vector<int32_t> chunk;
-        chunk.reserve(end - start + 1);
-        if (bos >= 0) chunk.push_back(bos);
-        for (size_t i = start; i < end; ++i) chunk.push_back(ids[i]);
-        m.model->reset();
-        const Tensor logits = m.model->forward(s, chunk, true);
-        const Tensor lp = Tensor::empty(*m.device, DType::f32, logits.shape());
-        ops::log_softmax(s, logits, lp);
-        s.finish();
-        const auto v = lp.to_floats();
-        const size_t vocab = static_cast<size_t>(m.model->vocab());
-        // Position t predicts token t + 1; without a BOS the chunk's first token is not scored.
-        for (size_t t = 0; t + 1 < chunk.size(); ++t) {
-            nll -= v[t * vocab + static_cast<size_t>(chunk[t + 1])];
-            ++scored;
-        }
-    }
-    if (scored == 0) throw Error(ErrorKind::InvalidArgument, "the text has fewer than two tokens");
-    std::printf("%s: %zu tokens scored in chunks of %lld, perplexity %.4f\n", path->c_str(), scored, ctx,
-                std::exp(nll / static_cast<double>(scored)));
+    // Windows of ctx tokens including the BOS: every position predicts the next token.
+    const models::Perplexity p = models::windowed_perplexity(*m.model, ids, bos >= 0 ? ctx - 1 : ctx, bos);
+    std::printf("%s: %lld tokens scored in %lld windows of %lld, perplexity %.4f\n", path->c_str(),
+                static_cast<long long>(p.scored), static_cast<long long>(p.windows), ctx, p.value);
     return 0;
 }
 
