@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs, only when missing, the Debian packages vkml needs to build, test and benchmark.
 # Run as root (or with sudo available) on Debian 12.
+#   --torch   also PyTorch (python3-torch) and OpenBLAS, for the tiny models' training code and
+#             the PyTorch parity tests (scripts/run_tests.sh passes it)
 set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config libvulkan-dev glslc glslang-tools spirv-tools libglm-dev
           libgtest-dev libbenchmark-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools)
+
+if [ "${1:-}" = "--torch" ]; then
+  # OpenBLAS speeds up Debian's torch on CPU about 15x over the reference BLAS.
+  packages+=(python3-torch libopenblas0-serial)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
