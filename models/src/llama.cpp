@@ -8,6 +8,7 @@
 #include "vkml/ops/embed.hpp"
 #include "vkml/ops/matmul.hpp"
 #include "vkml/ops/norm.hpp"
+#include "step_graph.hpp"
 
 namespace vkml::models {
 
@@ -21,16 +22,11 @@ struct Llama::Weights {
     std::vector<Layer> layers;
 };
 
-struct Llama::Step {
-    int64_t n = 0;
-    bool all_logits = false;
-    Graph graph;
-    Graph::Value ids = 0, logits = 0;
-    Tensor ids_tensor;
+struct Llama::Step : detail::StepGraph {
+    using StepGraph::StepGraph;
     // The running session's caches, set by forward() before recording: they belong to the
     // session, not to the graph's planned memory.
     std::vector<Tensor> k_cache, v_cache;
-    explicit Step(Device& d) : graph(d) {}
 };
 
 namespace {
@@ -87,42 +83,28 @@ Llama::Session Llama::new_session() const {
 }
 
 Llama::Step& Llama::step_for(int64_t n, bool all_logits) {
-    for (auto it = steps_.begin(); it != steps_.end(); ++it)
-        if ((*it)->n == n && (*it)->all_logits == all_logits) {
-            std::rotate(it, it + 1, steps_.end());  // most recently used last
-            return *steps_.back();
-        }
-    if (steps_.size() >= 4) steps_.erase(steps_.begin());
-
+    if (Step* cached = detail::find_step(steps_, n, all_logits)) return *cached;
     const LlamaConfig& c = config_;
     const Weights& W = *weights_;
-    auto step = std::make_unique<Step>(*device_);
-    step->n = n;
-    step->all_logits = all_logits;
-    Graph& g = step->graph;
+    auto step = std::make_unique<Step>(*device_, n, all_logits);
+    Step& st = *step;
+    Graph& g = st.graph;
     const int64_t d = c.dim, hd = c.head_dim, kvd = c.kv_heads * hd;
     const ops::RopeOptions rope{c.rope, c.rope_theta, c.rope_dims, 1.0f};
     const float eps = c.norm_eps;
     const int64_t* pos = &cur_pos_;
 
-    step->ids = g.input(DType::u32, {n}, "ids");
-    const auto x = g.temp(DType::f32, {n, d}, "x");
-    g.op("embed", {g.constant(W.tok_embd), step->ids}, {x},
-         [](Stream& s, const Tensor* t) { ops::embed(s, t[0], t[1], t[2]); });
-    auto matmul = [&g](const Tensor& w, Graph::Value in, Graph::Value out) {
-        g.op("matmul", {g.constant(w), in}, {out}, [](Stream& s, const Tensor* t) { ops::matmul(s, t[0], t[1], t[2]); });
-    };
+    const auto x = st.embed(W.tok_embd, d);
     for (int64_t i = 0; i < c.layers; ++i) {
         const Weights::Layer& L = W.layers[i];
         const auto h = g.temp(DType::f32, {n, d}, "h");
-        g.op("rms_norm", {x, g.constant(L.attn_norm)}, {h},
-             [eps](Stream& s, const Tensor* t) { ops::rms_norm(s, t[0], t[1], t[2], eps); });
+        st.rms_norm(x, L.attn_norm, h, eps);
         const auto q = g.temp(DType::f32, {n, d}, "q");
         const auto k = g.temp(DType::f32, {n, kvd}, "k");
         const auto v = g.temp(DType::f32, {n, kvd}, "v");
-        matmul(L.wq, h, q);
-        matmul(L.wk, h, k);
-        matmul(L.wv, h, v);
+        st.matmul(L.wq, h, q);
+        st.matmul(L.wk, h, k);
+        st.matmul(L.wv, h, v);
         const int64_t heads = c.heads, kv_heads = c.kv_heads;
         g.op("rope", {q, k}, {q, k}, [=](Stream& s, const Tensor* t) {
             const Tensor q3 = t[0].reshape({n, heads, hd}), k3 = t[1].reshape({n, kv_heads, hd});
@@ -130,45 +112,33 @@ Llama::Step& Llama::step_for(int64_t n, bool all_logits) {
             ops::rope(s, k3, k3, *pos, rope);
         });
         const auto att = g.temp(DType::f32, {n, d}, "att");
-        Step* st = step.get();
+        const Step* sp = step.get();
         const size_t li = static_cast<size_t>(i);
         g.op("attention", {k, v, q}, {att}, [=](Stream& s, const Tensor* t) {
-            const Tensor& kc_t = st->k_cache[li];
-            const Tensor& vc_t = st->v_cache[li];
+            const Tensor& kc_t = sp->k_cache[li];
+            const Tensor& vc_t = sp->v_cache[li];
             ops::kv_cache_write(s, t[0].reshape({n, kv_heads, hd}), t[1].reshape({n, kv_heads, hd}), kc_t, vc_t, *pos);
             ops::attention(s, t[2].reshape({n, heads, hd}), kc_t, vc_t, *pos + n, t[3].reshape({n, heads, hd}));
         });
         const auto o = g.temp(DType::f32, {n, d}, "o");
-        matmul(L.wo, att, o);
+        st.matmul(L.wo, att, o);
         g.op("add", {x, o}, {x}, [](Stream& s, const Tensor* t) { ops::add(s, t[0], t[1], t[2]); });
         const auto h2 = g.temp(DType::f32, {n, d}, "h2");
-        g.op("rms_norm", {x, g.constant(L.ffn_norm)}, {h2},
-             [eps](Stream& s, const Tensor* t) { ops::rms_norm(s, t[0], t[1], t[2], eps); });
+        st.rms_norm(x, L.ffn_norm, h2, eps);
         const auto gate = g.temp(DType::f32, {n, c.ffn}, "gate");
         const auto up = g.temp(DType::f32, {n, c.ffn}, "up");
-        matmul(L.w_gate, h2, gate);
-        matmul(L.w_up, h2, up);
+        st.matmul(L.w_gate, h2, gate);
+        st.matmul(L.w_up, h2, up);
         g.op("swiglu", {gate, up}, {gate}, [](Stream& s, const Tensor* t) {
             ops::silu(s, t[0], t[0]);
             ops::mul(s, t[0], t[1], t[2]);
         });
         const auto down = g.temp(DType::f32, {n, d}, "down");
-        matmul(L.w_down, gate, down);
+        st.matmul(L.w_down, gate, down);
         g.op("add", {x, down}, {x}, [](Stream& s, const Tensor* t) { ops::add(s, t[0], t[1], t[2]); });
     }
-    const auto out_rows = all_logits ? n : 1;
-    const auto normed = g.temp(DType::f32, {n, d}, "normed");
-    g.op("rms_norm", {x, g.constant(W.output_norm)}, {normed},
-         [eps](Stream& s, const Tensor* t) { ops::rms_norm(s, t[0], t[1], t[2], eps); });
-    step->logits = g.temp(DType::f32, {out_rows, c.vocab}, "logits");
-    const auto head_in = all_logits ? normed : g.view(normed, {1, d}, n - 1);
-    matmul(W.output, head_in, step->logits);
-    g.keep(step->logits);
-    g.plan();
-    step->ids_tensor = Tensor::empty(*device_, DType::u32, {n});
-    g.bind(step->ids, step->ids_tensor);
-    steps_.push_back(std::move(step));
-    return *steps_.back();
+    st.finish(*device_, x, W.output_norm, eps, W.output, d, c.vocab);
+    return detail::add_step(steps_, std::move(step));
 }
 
 }  // namespace vkml::models
@@ -176,30 +146,21 @@ Llama::Step& Llama::step_for(int64_t n, bool all_logits) {
 namespace vkml::models {
 
 Tensor Llama::forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits) {
-    const int64_t n = static_cast<int64_t>(tokens.size());
-    if (n == 0) throw Error(ErrorKind::InvalidArgument, "llama: forward of no tokens");
+    const std::vector<uint32_t> ids = detail::checked_ids("llama", tokens, config_.vocab);
+    const int64_t n = static_cast<int64_t>(ids.size());
     if (static_cast<int64_t>(session.k.size()) != config_.layers)
         throw Error(ErrorKind::InvalidArgument, "llama: the session was not made by this model");
     if (session.pos + n > session.max_context)
         throw Error(ErrorKind::InvalidArgument, "llama: " + std::to_string(n) + " tokens at position " +
                                                     std::to_string(session.pos) + " exceed the context of " +
                                                     std::to_string(session.max_context));
-    std::vector<uint32_t> ids(tokens.size());
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        if (tokens[i] < 0 || tokens[i] >= config_.vocab)
-            throw Error(ErrorKind::InvalidArgument, "llama: token id " + std::to_string(tokens[i]) +
-                                                        " is outside the vocabulary of " + std::to_string(config_.vocab));
-        ids[i] = static_cast<uint32_t>(tokens[i]);
-    }
     Step& step = step_for(n, all_logits);
-    s.finish();  // the step's id buffer and arena may still be read by an earlier submission
-    step.ids_tensor.upload(ids.data(), ids.size() * 4);
     step.k_cache = session.k;
     step.v_cache = session.v;
     cur_pos_ = session.pos;
-    step.graph.record(s);
+    Tensor logits = step.run(s, ids);
     session.pos += n;
-    return step.graph.tensor(step.logits);
+    return logits;
 }
 
 std::vector<float> Llama::logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits) {

@@ -11,6 +11,7 @@
 #include "vkml/ops/matmul.hpp"
 #include "vkml/ops/norm.hpp"
 #include "vkml/ops/ssm.hpp"
+#include "step_graph.hpp"
 
 namespace vkml::models {
 
@@ -53,14 +54,9 @@ struct Mamba::Weights {
     std::vector<Layer> layers;
 };
 
-struct Mamba::Step {
-    int64_t n = 0;
-    bool all_logits = false;
-    Graph graph;
-    Graph::Value ids = 0, logits = 0;
-    Tensor ids_tensor;
+struct Mamba::Step : detail::StepGraph {
+    using StepGraph::StepGraph;
     std::vector<Tensor> conv, ssm;  // the running session's state, set by forward()
-    explicit Step(Device& d) : graph(d) {}
 };
 
 namespace {
@@ -129,36 +125,23 @@ Mamba::Session Mamba::new_session() const {
 }
 
 Mamba::Step& Mamba::step_for(int64_t n, bool all_logits) {
-    for (auto it = steps_.begin(); it != steps_.end(); ++it)
-        if ((*it)->n == n && (*it)->all_logits == all_logits) {
-            std::rotate(it, it + 1, steps_.end());
-            return *steps_.back();
-        }
-    if (steps_.size() >= 4) steps_.erase(steps_.begin());
-
+    if (Step* cached = detail::find_step(steps_, n, all_logits)) return *cached;
     const MambaConfig& c = config_;
     const Weights& W = *weights_;
-    auto step = std::make_unique<Step>(*device_);
-    step->n = n;
-    step->all_logits = all_logits;
-    Graph& g = step->graph;
+    auto step = std::make_unique<Step>(*device_, n, all_logits);
+    Step& sg = *step;
+    Graph& g = sg.graph;
     const int64_t D = c.dim, E = c.inner, N = c.state, R = c.dt_rank;
     const float eps = c.norm_eps;
-    Step* st = step.get();
+    const Step* st = step.get();
 
-    step->ids = g.input(DType::u32, {n}, "ids");
-    const auto x = g.temp(DType::f32, {n, D}, "x");
-    g.op("embed", {g.constant(W.tok_embd), step->ids}, {x},
-         [](Stream& s, const Tensor* t) { ops::embed(s, t[0], t[1], t[2]); });
-    auto matmul = [&g](const Tensor& w, Graph::Value in, Graph::Value out) {
-        g.op("matmul", {g.constant(w), in}, {out}, [](Stream& s, const Tensor* t) { ops::matmul(s, t[0], t[1], t[2]); });
-    };
+    const auto x = sg.embed(W.tok_embd, D);
+    auto matmul = [&sg](const Tensor& w, Graph::Value in, Graph::Value out) { sg.matmul(w, in, out); };
     for (int64_t i = 0; i < c.layers; ++i) {
         const Weights::Layer& L = W.layers[i];
         const size_t li = static_cast<size_t>(i);
         const auto h = g.temp(DType::f32, {n, D}, "h");
-        g.op("rms_norm", {x, g.constant(L.norm)}, {h},
-             [eps](Stream& s, const Tensor* t) { ops::rms_norm(s, t[0], t[1], t[2], eps); });
+        sg.rms_norm(x, L.norm, h, eps);
         const auto xs = g.temp(DType::f32, {n, E}, "xs"), z = g.temp(DType::f32, {n, E}, "z");
         matmul(L.in_x, h, xs);
         matmul(L.in_z, h, z);
@@ -192,39 +175,20 @@ Mamba::Step& Mamba::step_for(int64_t n, bool all_logits) {
         matmul(L.out, y, o);
         g.op("add", {x, o}, {x}, [](Stream& s, const Tensor* t) { ops::add(s, t[0], t[1], t[2]); });
     }
-    const auto normed = g.temp(DType::f32, {n, D}, "normed");
-    g.op("rms_norm", {x, g.constant(W.output_norm)}, {normed},
-         [eps](Stream& s, const Tensor* t) { ops::rms_norm(s, t[0], t[1], t[2], eps); });
-    step->logits = g.temp(DType::f32, {all_logits ? n : 1, c.vocab}, "logits");
-    matmul(W.output, all_logits ? normed : g.view(normed, {1, D}, n - 1), step->logits);
-    g.keep(step->logits);
-    g.plan();
-    step->ids_tensor = Tensor::empty(*device_, DType::u32, {n});
-    g.bind(step->ids, step->ids_tensor);
-    steps_.push_back(std::move(step));
-    return *steps_.back();
+    sg.finish(*device_, x, W.output_norm, eps, W.output, D, c.vocab);
+    return detail::add_step(steps_, std::move(step));
 }
 
 Tensor Mamba::forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits) {
-    const int64_t n = static_cast<int64_t>(tokens.size());
-    if (n == 0) throw Error(ErrorKind::InvalidArgument, "mamba: forward of no tokens");
+    const std::vector<uint32_t> ids = detail::checked_ids("mamba", tokens, config_.vocab);
     if (static_cast<int64_t>(session.ssm.size()) != config_.layers)
         throw Error(ErrorKind::InvalidArgument, "mamba: the session was not made by this model");
-    std::vector<uint32_t> ids(tokens.size());
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        if (tokens[i] < 0 || tokens[i] >= config_.vocab)
-            throw Error(ErrorKind::InvalidArgument, "mamba: token id " + std::to_string(tokens[i]) +
-                                                        " is outside the vocabulary of " + std::to_string(config_.vocab));
-        ids[i] = static_cast<uint32_t>(tokens[i]);
-    }
-    Step& step = step_for(n, all_logits);
-    s.finish();  // the step's id buffer may still be read by an earlier submission
-    step.ids_tensor.upload(ids.data(), ids.size() * 4);
+    Step& step = step_for(static_cast<int64_t>(ids.size()), all_logits);
     step.conv = session.conv;
     step.ssm = session.ssm;
-    step.graph.record(s);
-    session.pos += n;
-    return step.graph.tensor(step.logits);
+    Tensor logits = step.run(s, ids);
+    session.pos += static_cast<int64_t>(ids.size());
+    return logits;
 }
 
 std::vector<float> Mamba::logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits) {
