@@ -17,8 +17,8 @@ namespace {
 
 class LlamaLm : public LanguageModel {
 public:
-    LlamaLm(Device& d, const WeightSource& w, int64_t ctx)
-        : LanguageModel(d), model_(d, w, LlamaOptions{.max_context = ctx}), session_(model_.new_session()) {}
+    LlamaLm(Device& d, const WeightSource& w, int64_t ctx, const LoadProgress& p)
+        : LanguageModel(d), model_(d, w, LlamaOptions{.max_context = ctx, .progress = p}), session_(model_.new_session()) {}
     std::string describe() const override { return model_.config().describe(); }
     int64_t vocab() const override { return model_.config().vocab; }
     int64_t max_context() const override { return session_.max_context; }
@@ -40,7 +40,8 @@ private:
 
 class MambaLm : public LanguageModel {
 public:
-    MambaLm(Device& d, const WeightSource& w) : LanguageModel(d), model_(d, w), session_(model_.new_session()) {}
+    MambaLm(Device& d, const WeightSource& w, const LoadProgress& p)
+        : LanguageModel(d), model_(d, w, p), session_(model_.new_session()) {}
     std::string describe() const override { return model_.config().describe(); }
     int64_t vocab() const override { return model_.config().vocab; }
     int64_t max_context() const override { return INT64_MAX; }  // a fixed-size state
@@ -58,10 +59,11 @@ private:
 
 }  // namespace
 
-std::unique_ptr<LanguageModel> load_language_model(Device& device, const WeightSource& weights, int64_t max_context) {
+std::unique_ptr<LanguageModel> load_language_model(Device& device, const WeightSource& weights, int64_t max_context,
+                                                   const LoadProgress& progress) {
     const std::string arch = weights.text("general.architecture").value_or("");
-    if (arch == "llama") return std::make_unique<LlamaLm>(device, weights, max_context);
-    if (arch == "mamba") return std::make_unique<MambaLm>(device, weights);
+    if (arch == "llama") return std::make_unique<LlamaLm>(device, weights, max_context, progress);
+    if (arch == "mamba") return std::make_unique<MambaLm>(device, weights, progress);
     throw Error(ErrorKind::Unsupported, weights.path() + ": architecture '" + (arch.empty() ? "(none)" : arch) +
                                             "' is not supported (vkml runs llama and mamba)");
 }

@@ -67,6 +67,7 @@ Llama::Llama(Device& device, const WeightSource& w, const LlamaOptions& options)
         l.w_up = load_matrix(device, w, layer(i, "ffn_up.weight"), {c.ffn, c.dim});
         l.w_down = load_matrix(device, w, layer(i, "ffn_down.weight"), {c.dim, c.ffn});
         W.layers.push_back(std::move(l));
+        if (options.progress) options.progress(i + 1, c.layers);
     }
 }
 

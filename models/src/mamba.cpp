@@ -67,7 +67,7 @@ Tensor f32(Device& dev, const WeightSource& w, const std::string& name, const Sh
 
 }  // namespace
 
-Mamba::Mamba(Device& device, const WeightSource& w)
+Mamba::Mamba(Device& device, const WeightSource& w, const LoadProgress& progress)
     : device_(device.shared_from_this()), config_(MambaConfig::from_gguf(w)), weights_(std::make_unique<Weights>()) {
     const MambaConfig& c = config_;
     Weights& W = *weights_;
@@ -106,6 +106,7 @@ Mamba::Mamba(Device& device, const WeightSource& w)
         l.d = f32(device, w, layer(i, "ssm_d"), {E});
         l.out = matrix(layer(i, "ssm_out.weight"), {c.dim, E});
         W.layers.push_back(std::move(l));
+        if (progress) progress(i + 1, c.layers);
     }
 }
 

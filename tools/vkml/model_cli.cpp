@@ -1,5 +1,7 @@
 #include "model_cli.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 
@@ -7,6 +9,46 @@
 #include "vkml/models/hf_weights.hpp"
 
 namespace vkml::cli {
+
+namespace {
+
+// "\rlabel [#####.....] 3/8" on stderr, redrawn in place; silent when stderr is not a terminal.
+class ProgressBar {
+public:
+    explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2) == 1) {}
+    ~ProgressBar() { done(); }
+    void set_label(std::string label) {
+        label_ = std::move(label);
+        draw();
+    }
+    void update(int64_t done, int64_t total) {
+        done_ = done;
+        total_ = total;
+        draw();
+    }
+    void done() {
+        if (tty_ && drawn_) std::fprintf(stderr, "\r\033[K");
+        drawn_ = false;
+    }
+
+private:
+    void draw() {
+        if (!tty_ || total_ <= 0) return;
+        constexpr int kWidth = 30;
+        const int filled = static_cast<int>(kWidth * done_ / total_);
+        std::fprintf(stderr, "\r\033[K%s [%s%s] %lld/%lld", label_.c_str(), std::string(filled, '#').c_str(),
+                     std::string(kWidth - filled, '.').c_str(), static_cast<long long>(done_),
+                     static_cast<long long>(total_));
+        std::fflush(stderr);
+        drawn_ = true;
+    }
+    std::string label_;
+    bool tty_;
+    bool drawn_ = false;
+    int64_t done_ = 0, total_ = 0;
+};
+
+}  // namespace
 
 std::string model_path(const Args& args) {
     auto m = args.get("m");
@@ -30,7 +72,18 @@ LoadedModel load_model(const Args& args, int64_t max_context) {
         lm.quantized = std::make_unique<models::QuantizedWeights>(*lm.file, t);
         lm.weights = lm.quantized.get();
     }
-    lm.model = models::load_language_model(*lm.device, *lm.weights, max_context);
+    // A progress bar on stderr while weights upload and pipelines build (only on a terminal).
+    ProgressBar bar("loading " + model_path(args));
+    int64_t layers = 0;
+    lm.model = models::load_language_model(*lm.device, *lm.weights, max_context, [&](int64_t done, int64_t total) {
+        layers = total;
+        bar.update(done, total + 1);
+    });
+    bar.set_label("building pipelines");
+    lm.model->logits({0});  // one decode step compiles (or loads from the cache) its pipelines
+    lm.model->reset();
+    bar.update(layers + 1, layers + 1);
+    bar.done();
     if (const auto* gguf = dynamic_cast<const models::GgufWeights*>(lm.file.get());
         gguf && gguf->file().has("tokenizer.ggml.tokens"))
         lm.tokenizer = std::make_unique<models::Tokenizer>(models::Tokenizer::from_gguf(gguf->file()));

@@ -40,6 +40,6 @@ private:
 // Loads the architecture named by `general.architecture` (llama, mamba). max_context bounds the
 // KV cache of attention models (0: the model's own context length).
 std::unique_ptr<LanguageModel> load_language_model(Device& device, const WeightSource& weights,
-                                                   int64_t max_context = 0);
+                                                   int64_t max_context = 0, const LoadProgress& progress = {});
 
 }  // namespace vkml::models

@@ -32,6 +32,7 @@ struct LlamaConfig {
 
 struct LlamaOptions {
     int64_t max_context = 0;  // KV-cache rows per session; 0 = the model's context length
+    LoadProgress progress;    // called after each layer is uploaded
 };
 
 // The decoder on a device. Weights are uploaded once in their file's type (f32, f16, q8_0,

@@ -29,7 +29,7 @@ struct MambaConfig {
 
 class Mamba {
 public:
-    Mamba(Device& device, const WeightSource& weights);
+    Mamba(Device& device, const WeightSource& weights, const LoadProgress& progress = {});
     ~Mamba();
     Mamba(const Mamba&) = delete;
     Mamba& operator=(const Mamba&) = delete;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,6 +14,9 @@
 #include "vkml/tensor.hpp"
 
 namespace vkml::models {
+
+// Reports loading progress: `done` of `total` layers uploaded (a command line draws a bar).
+using LoadProgress = std::function<void(int64_t done, int64_t total)>;
 
 struct WeightInfo {
     DType dtype = DType::f32;
