@@ -91,6 +91,36 @@ TEST_F(LlamaTest, QuantizedWeightsMatchTheDequantizedReference) {
     }
 }
 
+TEST_F(LlamaTest, BatchedSequencesMatchSeparateRuns) {
+    const auto& dev = devices()[0];
+    const InMemoryWeights w = random_llama(61, 48, 2, 6, 3, 80, false, 600);
+    Llama model(*dev, w);
+    // Three sequences at different positions: one fresh prompt, one after a cached prefix, and
+    // one decode step; one batched pass must give each the logits a separate run gives.
+    const std::vector<int32_t> a = {3, 1, 4, 1, 5}, b_prefix = {9, 2, 6}, b = {5, 3}, c_prefix = {8, 9, 7, 9}, c = {3};
+    std::vector<float> sep;
+    for (const auto& [prefix, toks] : std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>>{
+             {{}, a}, {b_prefix, b}, {c_prefix, c}}) {
+        auto s = model.new_session();
+        if (!prefix.empty()) model.logits(s, prefix);
+        const auto l = model.logits(s, toks, true);
+        sep.insert(sep.end(), l.begin(), l.end());
+    }
+    auto sa = model.new_session(), sb = model.new_session(), sc = model.new_session();
+    model.logits(sb, b_prefix);
+    model.logits(sc, c_prefix);
+    Stream s(*dev);
+    Tensor batched = model.forward_batch(s, {&sa, &sb, &sc}, {a, b, c});
+    s.finish();
+    EXPECT_EQ(batched.shape(), (Shape{8, 61}));
+    EXPECT_NMSE_LE(sep, batched.to_floats(), 1e-10);
+    EXPECT_EQ(sa.pos, 5);
+    EXPECT_EQ(sb.pos, 5);
+    EXPECT_EQ(sc.pos, 5);
+    EXPECT_VKML_ERROR(model.forward_batch(s, {&sa, &sa}, {a, b}), ErrorKind::InvalidArgument, "appears twice");
+    EXPECT_VKML_ERROR(model.forward_batch(s, {&sa}, {a, b}), ErrorKind::InvalidArgument, "1 sessions for 2");
+}
+
 TEST_F(LlamaTest, BadInputIsAClearError) {
     const auto& dev = devices()[0];
     const InMemoryWeights w = random_llama(31, 32, 1, 2, 2, 32, false, 400);

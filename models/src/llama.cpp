@@ -24,9 +24,14 @@ struct Llama::Weights {
 
 struct Llama::Step : detail::StepGraph {
     using StepGraph::StepGraph;
-    // The running session's caches, set by forward() before recording: they belong to the
-    // session, not to the graph's planned memory.
-    std::vector<Tensor> k_cache, v_cache;
+    // The sequences of the running batch, set by forward_batch() before recording: rows
+    // [row0, row0 + n) of the activations belong to `session`, whose cache holds `pos` tokens.
+    // Everything but RoPE, the cache write and attention runs on all rows at once.
+    struct Segment {
+        int64_t row0, n, pos;
+        const Session* session;
+    };
+    std::vector<Segment> segments;
 };
 
 namespace {
@@ -93,7 +98,6 @@ Llama::Step& Llama::step_for(int64_t n, bool all_logits) {
     const int64_t d = c.dim, hd = c.head_dim, kvd = c.kv_heads * hd;
     const ops::RopeOptions rope{c.rope, c.rope_theta, c.rope_dims, 1.0f};
     const float eps = c.norm_eps;
-    const int64_t* pos = &cur_pos_;
 
     const auto x = st.embed(W.tok_embd, d);
     for (int64_t i = 0; i < c.layers; ++i) {
@@ -107,19 +111,25 @@ Llama::Step& Llama::step_for(int64_t n, bool all_logits) {
         st.matmul(L.wk, h, k);
         st.matmul(L.wv, h, v);
         const int64_t heads = c.heads, kv_heads = c.kv_heads;
+        const Step* sp = step.get();
         g.op("rope", {q, k}, {q, k}, [=](Stream& s, const Tensor* t) {
-            const Tensor q3 = t[0].reshape({n, heads, hd}), k3 = t[1].reshape({n, kv_heads, hd});
-            ops::rope(s, q3, q3, *pos, rope);
-            ops::rope(s, k3, k3, *pos, rope);
+            for (const Step::Segment& seg : sp->segments) {
+                const Tensor q3 = t[0].row_slice(seg.row0, seg.n).reshape({seg.n, heads, hd});
+                const Tensor k3 = t[1].row_slice(seg.row0, seg.n).reshape({seg.n, kv_heads, hd});
+                ops::rope(s, q3, q3, seg.pos, rope);
+                ops::rope(s, k3, k3, seg.pos, rope);
+            }
         });
         const auto att = g.temp(DType::f32, {n, d}, "att");
-        const Step* sp = step.get();
         const size_t li = static_cast<size_t>(i);
         g.op("attention", {k, v, q}, {att}, [=](Stream& s, const Tensor* t) {
-            const Tensor& kc_t = sp->k_cache[li];
-            const Tensor& vc_t = sp->v_cache[li];
-            ops::kv_cache_write(s, t[0].reshape({n, kv_heads, hd}), t[1].reshape({n, kv_heads, hd}), kc_t, vc_t, *pos);
-            ops::attention(s, t[2].reshape({n, heads, hd}), kc_t, vc_t, *pos + n, t[3].reshape({n, heads, hd}));
+            for (const Step::Segment& seg : sp->segments) {
+                auto rows = [&](const Tensor& x, int64_t h) { return x.row_slice(seg.row0, seg.n).reshape({seg.n, h, hd}); };
+                const Tensor& kc = seg.session->k[li];
+                const Tensor& vc = seg.session->v[li];
+                ops::kv_cache_write(s, rows(t[0], kv_heads), rows(t[1], kv_heads), kc, vc, seg.pos);
+                ops::attention(s, rows(t[2], heads), kc, vc, seg.pos + seg.n, rows(t[3], heads));
+            }
         });
         const auto o = g.temp(DType::f32, {n, d}, "o");
         st.matmul(L.wo, att, o);
@@ -147,20 +157,42 @@ Llama::Step& Llama::step_for(int64_t n, bool all_logits) {
 namespace vkml::models {
 
 Tensor Llama::forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits) {
-    const std::vector<uint32_t> ids = detail::checked_ids("llama", tokens, config_.vocab);
-    const int64_t n = static_cast<int64_t>(ids.size());
-    if (static_cast<int64_t>(session.k.size()) != config_.layers)
-        throw Error(ErrorKind::InvalidArgument, "llama: the session was not made by this model");
-    if (session.pos + n > session.max_context)
-        throw Error(ErrorKind::InvalidArgument, "llama: " + std::to_string(n) + " tokens at position " +
-                                                    std::to_string(session.pos) + " exceed the context of " +
-                                                    std::to_string(session.max_context));
-    Step& step = step_for(n, all_logits);
-    step.k_cache = session.k;
-    step.v_cache = session.v;
-    cur_pos_ = session.pos;
+    return run(s, {&session}, {tokens}, all_logits);
+}
+
+Tensor Llama::forward_batch(Stream& s, const std::vector<Session*>& sessions,
+                            const std::vector<std::vector<int32_t>>& tokens) {
+    return run(s, sessions, tokens, /*all_logits=*/true);
+}
+
+Tensor Llama::run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
+                  bool all_logits) {
+    if (sessions.empty() || sessions.size() != tokens.size())
+        throw Error(ErrorKind::InvalidArgument, "llama: " + std::to_string(sessions.size()) + " sessions for " +
+                                                    std::to_string(tokens.size()) + " token lists");
+    std::vector<Step::Segment> segments;
+    std::vector<int32_t> all;
+    for (size_t i = 0; i < sessions.size(); ++i) {
+        Session& session = *sessions[i];
+        const int64_t n = static_cast<int64_t>(tokens[i].size());
+        if (n == 0) throw Error(ErrorKind::InvalidArgument, "llama: sequence " + std::to_string(i) + " has no tokens");
+        if (static_cast<int64_t>(session.k.size()) != config_.layers)
+            throw Error(ErrorKind::InvalidArgument, "llama: the session was not made by this model");
+        for (size_t j = 0; j < i; ++j)
+            if (sessions[j] == sessions[i])
+                throw Error(ErrorKind::InvalidArgument, "llama: a session appears twice in one batch");
+        if (session.pos + n > session.max_context)
+            throw Error(ErrorKind::InvalidArgument, "llama: " + std::to_string(n) + " tokens at position " +
+                                                        std::to_string(session.pos) + " exceed the context of " +
+                                                        std::to_string(session.max_context));
+        segments.push_back({static_cast<int64_t>(all.size()), n, session.pos, &session});
+        all.insert(all.end(), tokens[i].begin(), tokens[i].end());
+    }
+    const std::vector<uint32_t> ids = detail::checked_ids("llama", all, config_.vocab);
+    Step& step = step_for(static_cast<int64_t>(ids.size()), all_logits);
+    step.segments = std::move(segments);
     Tensor logits = step.run(s, ids);
-    session.pos += n;
+    for (size_t i = 0; i < sessions.size(); ++i) sessions[i]->pos += static_cast<int64_t>(tokens[i].size());
     return logits;
 }
 

@@ -62,6 +62,12 @@ public:
     // logits, f32 [tokens.size(), vocab] with all_logits, else [1, vocab] for the last token;
     // valid once the stream has finished (and until the next forward call).
     Tensor forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits = false);
+    // Several sequences in one pass: their tokens run as one batch of rows through every
+    // matrix product (the weights stream once), with RoPE, the cache write and attention per
+    // sequence. Returns the logits of every token, f32 [total tokens, vocab], sequence after
+    // sequence; each session advances by its tokens. A session may appear once per batch.
+    Tensor forward_batch(Stream& s, const std::vector<Session*>& sessions,
+                         const std::vector<std::vector<int32_t>>& tokens);
     // forward() + finish + download.
     std::vector<float> logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits = false);
 
@@ -69,13 +75,14 @@ private:
     struct Weights;
     struct Step;
     Step& step_for(int64_t n, bool all_logits);
+    Tensor run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
+               bool all_logits);
 
     std::shared_ptr<Device> device_;
     LlamaConfig config_;
     LlamaOptions options_;
     std::unique_ptr<Weights> weights_;
     std::vector<std::unique_ptr<Step>> steps_;  // graphs by token count, most recent last
-    int64_t cur_pos_ = 0;                       // read by the graphs' closures at record time
 };
 
 // GGUF tensor names of the llama architecture.
