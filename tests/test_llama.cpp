@@ -121,6 +121,23 @@ TEST_F(LlamaTest, BatchedSequencesMatchSeparateRuns) {
     EXPECT_VKML_ERROR(model.forward_batch(s, {&sa}, {a, b}), ErrorKind::InvalidArgument, "1 sessions for 2");
 }
 
+TEST_F(LlamaTest, LayersSplitOverTwoDevicesMatchOneDevice) {
+    // Two logical devices (a second handle on the same physical device when only one exists).
+    const auto& dev0 = devices()[0];
+    auto dev1 = Device::open_index(devices().size() > 1 ? devices()[1]->index() : dev0->index());
+    const InMemoryWeights w = random_llama(53, 32, 3, 4, 2, 64, true, 900);
+    Llama one(*dev0, w);
+    Llama two(*dev0, w, {.more_devices = {dev1}});
+    auto s1 = one.new_session(), s2 = two.new_session();
+    EXPECT_EQ(&s2.k[0].device(), dev0.get());
+    EXPECT_EQ(&s2.k[2].device(), dev1.get()) << "the last layer's cache lives on the second device";
+    const std::vector<int32_t> prompt = {1, 9, 17, 33, 52}, next = {4};
+    EXPECT_NMSE_LE(one.logits(s1, prompt, true), two.logits(s2, prompt, true), 1e-10);
+    EXPECT_NMSE_LE(one.logits(s1, next), two.logits(s2, next), 1e-10);
+    EXPECT_VKML_ERROR(Llama(*dev0, w, {.more_devices = {dev1, dev1, dev1}}), ErrorKind::InvalidArgument,
+                      "4 devices for 3 layers");
+}
+
 TEST_F(LlamaTest, BadInputIsAClearError) {
     const auto& dev = devices()[0];
     const InMemoryWeights w = random_llama(31, 32, 1, 2, 2, 32, false, 400);

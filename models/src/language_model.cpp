@@ -17,8 +17,11 @@ namespace {
 
 class LlamaLm : public LanguageModel {
 public:
-    LlamaLm(Device& d, const WeightSource& w, int64_t ctx, const LoadProgress& p)
-        : LanguageModel(d), model_(d, w, LlamaOptions{.max_context = ctx, .progress = p}), session_(model_.new_session()) {}
+    LlamaLm(Device& d, const WeightSource& w, int64_t ctx, const LoadProgress& p,
+            const std::vector<std::shared_ptr<Device>>& more)
+        : LanguageModel(d),
+          model_(d, w, LlamaOptions{.max_context = ctx, .progress = p, .more_devices = more}),
+          session_(model_.new_session()) {}
     std::string describe() const override { return model_.config().describe(); }
     int64_t vocab() const override { return model_.config().vocab; }
     int64_t max_context() const override { return session_.max_context; }
@@ -60,10 +63,15 @@ private:
 }  // namespace
 
 std::unique_ptr<LanguageModel> load_language_model(Device& device, const WeightSource& weights, int64_t max_context,
-                                                   const LoadProgress& progress) {
+                                                   const LoadProgress& progress,
+                                                   const std::vector<std::shared_ptr<Device>>& more_devices) {
     const std::string arch = weights.text("general.architecture").value_or("");
-    if (arch == "llama") return std::make_unique<LlamaLm>(device, weights, max_context, progress);
-    if (arch == "mamba") return std::make_unique<MambaLm>(device, weights, progress);
+    if (arch == "llama") return std::make_unique<LlamaLm>(device, weights, max_context, progress, more_devices);
+    if (arch == "mamba") {
+        if (!more_devices.empty())
+            throw Error(ErrorKind::Unsupported, weights.path() + ": splitting a mamba model over devices is not supported");
+        return std::make_unique<MambaLm>(device, weights, progress);
+    }
     throw Error(ErrorKind::Unsupported, weights.path() + ": architecture '" + (arch.empty() ? "(none)" : arch) +
                                             "' is not supported (vkml runs llama and mamba)");
 }

@@ -22,6 +22,13 @@ struct Llama::Weights {
     std::vector<Layer> layers;
 };
 
+struct Llama::Part {
+    std::shared_ptr<Device> device;
+    int64_t first = 0, last = 0;                 // layers [first, last)
+    std::vector<std::unique_ptr<Step>> steps;    // graphs by token count, most recent last
+    std::unique_ptr<Stream> stream;              // for parts after the first
+};
+
 struct Llama::Step : detail::StepGraph {
     using StepGraph::StepGraph;
     // The sequences of the running batch, set by forward_batch() before recording: rows
@@ -54,23 +61,41 @@ Llama::Llama(Device& device, const WeightSource& w, const LlamaOptions& options)
     const LlamaConfig& c = config_;
     Weights& W = *weights_;
     const int64_t kvd = c.kv_heads * c.head_dim;
+    std::vector<std::shared_ptr<Device>> devices = {device_};
+    devices.insert(devices.end(), options.more_devices.begin(), options.more_devices.end());
+    if (static_cast<int64_t>(devices.size()) > c.layers)
+        throw Error(ErrorKind::InvalidArgument, "llama: " + std::to_string(devices.size()) + " devices for " +
+                                                    std::to_string(c.layers) + " layers");
+    for (size_t p = 0; p < devices.size(); ++p) {
+        auto part = std::make_unique<Part>();
+        part->device = devices[p];
+        part->first = c.layers * static_cast<int64_t>(p) / static_cast<int64_t>(devices.size());
+        part->last = c.layers * static_cast<int64_t>(p + 1) / static_cast<int64_t>(devices.size());
+        if (p > 0) part->stream = std::make_unique<Stream>(*part->device);
+        for (int64_t i = part->first; i < part->last; ++i) layer_part_.push_back(p);
+        parts_.push_back(std::move(part));
+    }
+    Device& first = *parts_.front()->device;
+    Device& last = *parts_.back()->device;
     // The token table feeds a gather kernel that reads f32 or f16 rows.
     const WeightInfo emb = w.require("token_embd.weight", {c.vocab, c.dim});
-    const DType table_type = emb.dtype == DType::f32 || !device.caps().fp16_storage ? DType::f32 : DType::f16;
-    W.tok_embd = upload_weight(device, emb, table_type, "token_embd.weight");
-    W.output_norm = load_vector(device, w, "output_norm.weight", c.dim);
-    W.output = c.tied_output ? W.tok_embd : load_matrix(device, w, "output.weight", {c.vocab, c.dim});
+    const DType table_type = emb.dtype == DType::f32 || !first.caps().fp16_storage ? DType::f32 : DType::f16;
+    W.tok_embd = upload_weight(first, emb, table_type, "token_embd.weight");
+    W.output_norm = load_vector(last, w, "output_norm.weight", c.dim);
+    if (!c.tied_output) W.output = load_matrix(last, w, "output.weight", {c.vocab, c.dim});
+    else W.output = &last == &first ? W.tok_embd : upload_weight(last, emb, table_type, "token_embd.weight");
     for (int64_t i = 0; i < c.layers; ++i) {
+        Device& dev = *parts_[layer_part_[static_cast<size_t>(i)]]->device;
         Weights::Layer l;
-        l.attn_norm = load_vector(device, w, layer(i, "attn_norm.weight"), c.dim);
-        l.wq = load_matrix(device, w, layer(i, "attn_q.weight"), {c.dim, c.dim});
-        l.wk = load_matrix(device, w, layer(i, "attn_k.weight"), {kvd, c.dim});
-        l.wv = load_matrix(device, w, layer(i, "attn_v.weight"), {kvd, c.dim});
-        l.wo = load_matrix(device, w, layer(i, "attn_output.weight"), {c.dim, c.dim});
-        l.ffn_norm = load_vector(device, w, layer(i, "ffn_norm.weight"), c.dim);
-        l.w_gate = load_matrix(device, w, layer(i, "ffn_gate.weight"), {c.ffn, c.dim});
-        l.w_up = load_matrix(device, w, layer(i, "ffn_up.weight"), {c.ffn, c.dim});
-        l.w_down = load_matrix(device, w, layer(i, "ffn_down.weight"), {c.dim, c.ffn});
+        l.attn_norm = load_vector(dev, w, layer(i, "attn_norm.weight"), c.dim);
+        l.wq = load_matrix(dev, w, layer(i, "attn_q.weight"), {c.dim, c.dim});
+        l.wk = load_matrix(dev, w, layer(i, "attn_k.weight"), {kvd, c.dim});
+        l.wv = load_matrix(dev, w, layer(i, "attn_v.weight"), {kvd, c.dim});
+        l.wo = load_matrix(dev, w, layer(i, "attn_output.weight"), {c.dim, c.dim});
+        l.ffn_norm = load_vector(dev, w, layer(i, "ffn_norm.weight"), c.dim);
+        l.w_gate = load_matrix(dev, w, layer(i, "ffn_gate.weight"), {c.ffn, c.dim});
+        l.w_up = load_matrix(dev, w, layer(i, "ffn_up.weight"), {c.ffn, c.dim});
+        l.w_down = load_matrix(dev, w, layer(i, "ffn_down.weight"), {c.dim, c.ffn});
         W.layers.push_back(std::move(l));
         if (options.progress) options.progress(i + 1, c.layers);
     }
@@ -82,25 +107,28 @@ Llama::Session Llama::new_session() const {
     Session s;
     s.max_context = options_.max_context > 0 ? options_.max_context : config_.context;
     for (int64_t i = 0; i < config_.layers; ++i) {
-        s.k.push_back(Tensor::empty(*device_, DType::f16, {s.max_context, config_.kv_heads, config_.head_dim}));
-        s.v.push_back(Tensor::empty(*device_, DType::f16, {s.max_context, config_.kv_heads, config_.head_dim}));
+        Device& dev = *parts_[layer_part_[static_cast<size_t>(i)]]->device;  // the cache sits with its layer
+        s.k.push_back(Tensor::empty(dev, DType::f16, {s.max_context, config_.kv_heads, config_.head_dim}));
+        s.v.push_back(Tensor::empty(dev, DType::f16, {s.max_context, config_.kv_heads, config_.head_dim}));
     }
     return s;
 }
 
-Llama::Step& Llama::step_for(int64_t n, bool all_logits) {
-    if (Step* cached = detail::find_step(steps_, n, all_logits)) return *cached;
+Llama::Step& Llama::step_for(Part& part, int64_t n, bool all_logits) {
+    if (Step* cached = detail::find_step(part.steps, n, all_logits)) return *cached;
     const LlamaConfig& c = config_;
     const Weights& W = *weights_;
-    auto step = std::make_unique<Step>(*device_, n, all_logits);
+    Device& dev = *part.device;
+    const bool first_part = &part == parts_.front().get(), last_part = &part == parts_.back().get();
+    auto step = std::make_unique<Step>(dev, n, all_logits);
     Step& st = *step;
     Graph& g = st.graph;
     const int64_t d = c.dim, hd = c.head_dim, kvd = c.kv_heads * hd;
     const ops::RopeOptions rope{c.rope, c.rope_theta, c.rope_dims, 1.0f};
     const float eps = c.norm_eps;
 
-    const auto x = st.embed(W.tok_embd, d);
-    for (int64_t i = 0; i < c.layers; ++i) {
+    const auto x = first_part ? st.embed(W.tok_embd, d) : st.input_x(dev, d);
+    for (int64_t i = part.first; i < part.last; ++i) {
         const Weights::Layer& L = W.layers[i];
         const auto h = g.temp(DType::f32, {n, d}, "h");
         st.rms_norm(x, L.attn_norm, h, eps);
@@ -148,8 +176,11 @@ Llama::Step& Llama::step_for(int64_t n, bool all_logits) {
         st.matmul(L.w_down, gate, down);
         g.op("add", {x, down}, {x}, [](Stream& s, const Tensor* t) { ops::add(s, t[0], t[1], t[2]); });
     }
-    st.finish(*device_, x, W.output_norm, eps, W.output, d, c.vocab);
-    return detail::add_step(steps_, std::move(step));
+    if (last_part)
+        st.finish(dev, x, W.output_norm, eps, W.output, d, c.vocab);
+    else
+        st.finish_partial(dev, x);
+    return detail::add_step(part.steps, std::move(step));
 }
 
 }  // namespace vkml::models
@@ -189,9 +220,30 @@ Tensor Llama::run(Stream& s, const std::vector<Session*>& sessions, const std::v
         all.insert(all.end(), tokens[i].begin(), tokens[i].end());
     }
     const std::vector<uint32_t> ids = detail::checked_ids("llama", all, config_.vocab);
-    Step& step = step_for(static_cast<int64_t>(ids.size()), all_logits);
-    step.segments = std::move(segments);
-    Tensor logits = step.run(s, ids);
+    const int64_t n = static_cast<int64_t>(ids.size());
+    Tensor logits;
+    std::vector<float> x;  // activations crossing to the next device
+    for (size_t p = 0; p < parts_.size(); ++p) {
+        Part& part = *parts_[p];
+        Step& step = step_for(part, n, all_logits);
+        step.segments = segments;
+        Stream& ps = p == 0 ? s : *part.stream;
+        if (p == 0) {
+            Tensor out = step.run(s, ids);
+            if (parts_.size() == 1) logits = out;
+        } else {
+            step.run_from(ps, x);
+        }
+        if (p + 1 < parts_.size()) {
+            ps.finish();
+            x = step.graph.tensor(step.x_out).to_floats();
+        } else {
+            if (p > 0) {
+                ps.finish();
+                logits = step.graph.tensor(step.logits);
+            }
+        }
+    }
     for (size_t i = 0; i < sessions.size(); ++i) sessions[i]->pos += static_cast<int64_t>(tokens[i].size());
     return logits;
 }

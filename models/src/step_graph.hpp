@@ -22,11 +22,17 @@ struct StepGraph {
     Graph graph;
     Graph::Value ids = 0, logits = 0;
     Tensor ids_tensor;
+    bool has_ids = false;
+    // For a graph that continues another device's layers: x arrives in x_in, and a graph that
+    // hands on to another device leaves its x in x_out.
+    Graph::Value x_out = 0;
+    Tensor x_in;
     StepGraph(Device& d, int64_t tokens, bool all) : n(tokens), all_logits(all), graph(d) {}
 
     // The token-id input and x = table[ids] (f32 [n, dim]).
     Graph::Value embed(const Tensor& table, int64_t dim) {
         ids = graph.input(DType::u32, {n}, "ids");
+        has_ids = true;
         const auto x = graph.temp(DType::f32, {n, dim}, "x");
         graph.op("embed", {graph.constant(table), ids}, {x},
                  [](Stream& s, const Tensor* t) { ops::embed(s, t[0], t[1], t[2]); });
@@ -48,10 +54,30 @@ struct StepGraph {
         logits = graph.temp(DType::f32, {all_logits ? n : 1, vocab}, "logits");
         matmul(head, all_logits ? normed : graph.view(normed, {1, dim}, n - 1), logits);
         graph.keep(logits);
-        graph.plan();
-        ids_tensor = Tensor::empty(dev, DType::u32, {n});
-        graph.bind(ids, ids_tensor);
+        plan(dev);
     }
+    // x from the previous device's layers, uploaded by the model before recording.
+    Graph::Value input_x(Device& dev, int64_t dim) {
+        x_in = Tensor::empty(dev, DType::f32, {n, dim});
+        const auto x = graph.input(DType::f32, {n, dim}, "x_in");
+        x_in_value = x;
+        return x;
+    }
+    // Ends a graph whose x goes on to the next device.
+    void finish_partial(Device& dev, Graph::Value x) {
+        x_out = x;
+        graph.keep(x);
+        plan(dev);
+    }
+    void plan(Device& dev) {
+        graph.plan();
+        if (has_ids) {
+            ids_tensor = Tensor::empty(dev, DType::u32, {n});
+            graph.bind(ids, ids_tensor);
+        }
+        if (x_in) graph.bind(x_in_value, x_in);
+    }
+    Graph::Value x_in_value = 0;
     // Uploads the ids (after the stream's earlier work, which may still read this graph's
     // memory) and records the graph; the logits are ready once the stream finishes.
     Tensor run(Stream& s, const std::vector<uint32_t>& token_ids) {
@@ -59,6 +85,12 @@ struct StepGraph {
         ids_tensor.upload(token_ids.data(), token_ids.size() * 4);
         graph.record(s);
         return graph.tensor(logits);
+    }
+    // Records a graph that starts from another device's x (host copy, f32 [n, dim]).
+    void run_from(Stream& s, const std::vector<float>& x) {
+        s.finish();
+        x_in.upload(x.data(), x.size() * 4);
+        graph.record(s);
     }
 };
 

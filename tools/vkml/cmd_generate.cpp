@@ -1,6 +1,7 @@
 // `vkml generate`: text continuation with any of vkml's samplers.
 #include <chrono>
 #include <cstdio>
+#include <memory>
 
 #include "model_cli.hpp"
 #include "vkml/error.hpp"
@@ -35,42 +36,51 @@ models::SamplerConfig sampler_config(const Args& args) {
 // the other samplers need the whole distribution.
 class NextToken {
 public:
-    NextToken(Device& dev, int64_t vocab, const models::SamplerConfig& c) : dev_(dev), sampler_(c) {
+    NextToken(int64_t vocab, const models::SamplerConfig& c) : sampler_(c) {
         if (c.kind == models::SamplerKind::TopK) k_ = std::min<int64_t>(c.top_k, vocab);
         if (c.kind == models::SamplerKind::TopH) k_ = std::min<int64_t>(c.top_h_candidates, vocab);
         if (c.kind == models::SamplerKind::Greedy) k_ = 1;
-        if (k_ > 0) {
+    }
+    // `s` recorded the forward pass that produced `logits`. With layers split over devices the
+    // logits sit on the last device: the selection then runs on a stream of that device.
+    int32_t operator()(Stream& s, const Tensor& logits) {
+        if (k_ == 0) {
+            s.finish();
+            return sampler_.sample(logits.to_floats());
+        }
+        Device& dev = logits.device();
+        Stream* run = &s;
+        if (&dev != &s.device()) {
+            s.finish();
+            if (!own_) own_ = std::make_unique<Stream>(dev);
+            run = own_.get();
+        }
+        if (!ids_ || &ids_.device() != &dev) {
             values_ = Tensor::empty(dev, DType::f32, {1, k_});
             ids_ = Tensor::empty(dev, DType::u32, {1, k_});
         }
-    }
-    int32_t operator()(Stream& s, const Tensor& logits) {
         if (k_ == 1) {
-            ops::argmax(s, logits, ids_.reshape({1}));
-            s.finish();
+            ops::argmax(*run, logits, ids_.reshape({1}));
+            run->finish();
             return static_cast<int32_t>(ids_.to_vector<uint32_t>()[0]);
         }
-        if (k_ > 0) {
-            ops::top_k(s, logits, static_cast<int>(k_), values_, ids_);
-            s.finish();
-            const auto v = values_.to_floats();
-            const auto ids = ids_.to_vector<uint32_t>();
-            return static_cast<int32_t>(ids[static_cast<size_t>(sampler_.sample(v))]);
-        }
-        s.finish();
-        return sampler_.sample(logits.to_floats());
+        ops::top_k(*run, logits, static_cast<int>(k_), values_, ids_);
+        run->finish();
+        const auto v = values_.to_floats();
+        const auto ids = ids_.to_vector<uint32_t>();
+        return static_cast<int32_t>(ids[static_cast<size_t>(sampler_.sample(v))]);
     }
 
 private:
-    Device& dev_;
     models::Sampler sampler_;
     int64_t k_ = 0;
     Tensor values_, ids_;
+    std::unique_ptr<Stream> own_;
 };
 
 int run(const Args& args) {
     args.expect_only({"m", "model", "p", "tokens", "n", "sampler", "temp", "top-k", "top-p", "min-p", "typical", "tau", "eta",
-                      "top-h-alpha", "seed", "power", "alpha", "block", "mh-steps", "cut", "ctx", "quant"});
+                      "top-h-alpha", "seed", "power", "alpha", "block", "mh-steps", "cut", "ctx", "quant", "devices"});
     const long long n_new = args.get_int("n", 64);
     if (n_new < 0) throw Error(ErrorKind::InvalidArgument, "-n must be >= 0");
     LoadedModel m = load_model(args, args.get_int("ctx", 0));
@@ -126,7 +136,7 @@ int run(const Args& args) {
     }
 
     const models::SamplerConfig sc = sampler_config(args);
-    NextToken next(*m.device, m.model->vocab(), sc);
+    NextToken next(m.model->vocab(), sc);
     Stream s(*m.device);
     double t0 = now_ms();
     Tensor logits = m.model->forward(s, prompt);
@@ -169,6 +179,7 @@ const bool registered = register_command({
     "  --power [--alpha 4] [--block 16] [--mh-steps 8] [--cut uniform|entropy]\n"
     "  --ctx N        bound the KV cache (default: the model's context)\n"
     "  --quant TYPE   quantize the matrices on load: q8_0, q6_k or q4_0\n"
+    "  --devices 0,1  split a llama's layers over several devices (instead of --device)\n"
     "MODEL is a .gguf file or a Hugging Face folder (config.json + safetensors; give --tokens).\n\n"
     "Prints the text, then prompt and generation tokens/s.",
     run,

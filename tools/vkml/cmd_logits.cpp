@@ -9,7 +9,7 @@ namespace vkml::cli {
 namespace {
 
 int run(const Args& args) {
-    args.expect_only({"m", "model", "tokens", "o", "quant"});
+    args.expect_only({"m", "model", "tokens", "o", "quant", "devices"});
     const auto tokens = parse_tokens(args.get_or("tokens", ""));
     if (tokens.empty()) throw Error(ErrorKind::InvalidArgument, "--tokens \"1 2 3 ...\" is required");
     const auto out = args.get("o");

@@ -12,7 +12,7 @@ namespace vkml::cli {
 namespace {
 
 int run(const Args& args) {
-    args.expect_only({"m", "model", "f", "ctx", "quant"});
+    args.expect_only({"m", "model", "f", "ctx", "quant", "devices"});
     const auto path = args.get("f");
     if (!path) throw Error(ErrorKind::InvalidArgument, "-f TEXT_FILE is required");
     std::ifstream f(*path, std::ios::binary);

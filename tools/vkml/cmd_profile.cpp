@@ -11,7 +11,7 @@ namespace vkml::cli {
 namespace {
 
 int run(const Args& args) {
-    args.expect_only({"m", "model", "tokens", "n", "decode", "quant"});
+    args.expect_only({"m", "model", "tokens", "n", "decode", "quant", "devices"});
     LoadedModel m = load_model(args);
     std::vector<int32_t> tokens = parse_tokens(args.get_or("tokens", ""));
     if (tokens.empty()) {

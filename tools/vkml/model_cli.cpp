@@ -60,7 +60,25 @@ std::string model_path(const Args& args) {
 LoadedModel load_model(const Args& args, int64_t max_context) {
     const auto t0 = std::chrono::steady_clock::now();
     LoadedModel lm;
-    lm.device = Device::open(args.get_or("device", ""));
+    // --devices 0,1 splits the layers over several devices (the first one is the main device).
+    std::vector<std::shared_ptr<Device>> more;
+    if (const auto list = args.get("devices")) {
+        std::string cur;
+        std::vector<std::string> names;
+        for (char ch : *list + ",") {
+            if (ch == ',') {
+                if (!cur.empty()) names.push_back(cur);
+                cur.clear();
+            } else {
+                cur += ch;
+            }
+        }
+        if (names.empty()) throw Error(ErrorKind::InvalidArgument, "--devices expects a list such as 0,1");
+        lm.device = Device::open(names[0]);
+        for (size_t i = 1; i < names.size(); ++i) more.push_back(Device::open(names[i]));
+    } else {
+        lm.device = Device::open(args.get_or("device", ""));
+    }
     lm.file = models::open_weights(model_path(args));
     lm.weights = lm.file.get();
     if (const auto quant = args.get("quant")) {
@@ -78,7 +96,7 @@ LoadedModel load_model(const Args& args, int64_t max_context) {
     lm.model = models::load_language_model(*lm.device, *lm.weights, max_context, [&](int64_t done, int64_t total) {
         layers = total;
         bar.update(done, total + 1);
-    });
+    }, more);
     bar.set_label("building pipelines");
     lm.model->logits({0});  // one decode step compiles (or loads from the cache) its pipelines
     lm.model->reset();

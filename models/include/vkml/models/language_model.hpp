@@ -38,8 +38,10 @@ private:
 };
 
 // Loads the architecture named by `general.architecture` (llama, mamba). max_context bounds the
-// KV cache of attention models (0: the model's own context length).
+// KV cache of attention models (0: the model's own context length). `more_devices` splits a
+// llama's layers over `device` and these (mamba: Unsupported).
 std::unique_ptr<LanguageModel> load_language_model(Device& device, const WeightSource& weights,
-                                                   int64_t max_context = 0, const LoadProgress& progress = {});
+                                                   int64_t max_context = 0, const LoadProgress& progress = {},
+                                                   const std::vector<std::shared_ptr<Device>>& more_devices = {});
 
 }  // namespace vkml::models

@@ -33,6 +33,10 @@ struct LlamaConfig {
 struct LlamaOptions {
     int64_t max_context = 0;  // KV-cache rows per session; 0 = the model's context length
     LoadProgress progress;    // called after each layer is uploaded
+    // More devices to split the layers over (contiguous ranges, in order; the first device
+    // holds the token table and the first range, the last one the LM head). Activations cross
+    // between devices through the host, so such a forward is synchronous.
+    std::vector<std::shared_ptr<Device>> more_devices;
 };
 
 // The decoder on a device. Weights are uploaded once in their file's type (f32, f16, q8_0,
@@ -74,7 +78,8 @@ public:
 private:
     struct Weights;
     struct Step;
-    Step& step_for(int64_t n, bool all_logits);
+    struct Part;  // the layers one device runs
+    Step& step_for(Part& part, int64_t n, bool all_logits);
     Tensor run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
                bool all_logits);
 
@@ -82,7 +87,8 @@ private:
     LlamaConfig config_;
     LlamaOptions options_;
     std::unique_ptr<Weights> weights_;
-    std::vector<std::unique_ptr<Step>> steps_;  // graphs by token count, most recent last
+    std::vector<std::unique_ptr<Part>> parts_;
+    std::vector<size_t> layer_part_;  // which part holds each layer
 };
 
 // GGUF tensor names of the llama architecture.
