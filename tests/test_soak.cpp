@@ -1,0 +1,73 @@
+// Soak: long runs must not grow resident memory or device memory (issue 7's numbers are
+// printed so they can be recorded).
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
+#include "random_models.hpp"
+#include "vkml/models/llama.hpp"
+#include "vkml/ops/elementwise.hpp"
+#include "vkml_test.hpp"
+
+namespace vkml::test {
+namespace {
+
+class Soak : public VkmlTest {};
+
+// Resident set size in KiB, from /proc/self/statm.
+long rss_kib() {
+    std::ifstream f("/proc/self/statm");
+    long pages_total = 0, pages_resident = 0;
+    f >> pages_total >> pages_resident;
+    return pages_resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+uint64_t device_bytes(Device& dev) {
+    uint64_t total = 0;
+    for (Pool p : {Pool::Weights, Pool::Activations, Pool::Staging}) total += dev.allocator().stats(p).block_bytes;
+    return total;
+}
+
+TEST_F(Soak, ThousandForwardPassesKeepMemoryFlat) {
+    const auto& dev = devices()[0];
+    const auto w = random_llama(64, 32, 2, 4, 2, 64, false, 1000);
+    models::Llama model(*dev, w, {.max_context = 64});
+    auto session = model.new_session();
+    Stream s(*dev);
+    auto step = [&](int i) {
+        if (session.pos + 1 > session.max_context) session.pos = 0;  // wrap: rewrite the cache
+        model.forward(s, session, {i % 64});
+        s.finish();
+    };
+    for (int i = 0; i < 100; ++i) step(i);  // warm-up: pipelines, graphs, pools
+    const long rss0 = rss_kib();
+    const uint64_t dev0 = device_bytes(*dev);
+    for (int i = 0; i < 1000; ++i) step(i);
+    const long rss1 = rss_kib();
+    const uint64_t dev1 = device_bytes(*dev);
+    std::printf("1000 decode steps: resident %ld -> %ld KiB, device pools %llu -> %llu bytes\n", rss0, rss1,
+                static_cast<unsigned long long>(dev0), static_cast<unsigned long long>(dev1));
+    EXPECT_EQ(dev1, dev0);
+    EXPECT_LT(rss1 - rss0, 4096) << "resident memory grew by more than 4 MiB";
+}
+
+TEST_F(Soak, TenThousandStreamsCreatedAndDestroyed) {
+    const auto& dev = devices()[0];
+    Tensor x = Tensor::from_floats(*dev, DType::f32, {16}, std::vector<float>(16, 1.0f));
+    auto cycle = [&] {
+        Stream s(*dev);
+        ops::scale(s, x, x, 1.0f);
+        s.finish();
+    };
+    for (int i = 0; i < 200; ++i) cycle();
+    const long rss0 = rss_kib();
+    const uint64_t dev0 = device_bytes(*dev);
+    for (int i = 0; i < 10000; ++i) cycle();
+    const long rss1 = rss_kib();
+    std::printf("10000 streams: resident %ld -> %ld KiB\n", rss0, rss1);
+    EXPECT_EQ(device_bytes(*dev), dev0);
+    EXPECT_LT(rss1 - rss0, 4096) << "resident memory grew by more than 4 MiB";
+}
+
+}  // namespace
+}  // namespace vkml::test
