@@ -1,6 +1,7 @@
 // Tokenizers from GGUF vocabularies: llama.cpp's own test vectors (every .inp text must give
 // exactly the ids on its .out line: no BOS, no special-token parsing), the real model files'
 // vocabularies, and text -> ids -> text round trips.
+#include <filesystem>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -170,3 +171,30 @@ TEST(Tokenizer, BpeRoundTripOfArbitraryBytes) {
     Tokenizer spm = Tokenizer::from_gguf(s);
     EXPECT_EQ(spm.decode(spm.encode(bytes)), bytes);
 }
+
+namespace vkml::test {
+namespace {
+
+// Inputs the fuzzers found crashing, kept as regression tests: each must load or fail with a
+// vkml::Error, and whatever loads must encode and decode without throwing anything else.
+TEST(TokenizerRegressions, FuzzFindingsAreCleanErrors) {
+    const std::filesystem::path dir = std::filesystem::path(VKML_SOURCE_DIR) / "fuzz/regressions/tokenizer_gguf";
+    ASSERT_TRUE(std::filesystem::exists(dir)) << dir;
+    int files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        SCOPED_TRACE(entry.path().string());
+        ++files;
+        try {
+            const models::GgufFile f(entry.path().string());
+            const models::Tokenizer t = models::Tokenizer::from_gguf(f);
+            const auto ids = t.encode("Hello, fuzz <0x41> \xe2\x96\x81 world", true);
+            (void)t.decode(ids);
+        } catch (const Error& e) {
+            EXPECT_TRUE(e.kind() == ErrorKind::BadFile || e.kind() == ErrorKind::Unsupported) << e.what();
+        }
+    }
+    EXPECT_GE(files, 1);
+}
+
+}  // namespace
+}  // namespace vkml::test

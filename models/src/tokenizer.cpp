@@ -40,6 +40,22 @@ struct Symbol {
 };
 }  // namespace
 
+namespace {
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+}  // namespace
+
+// "<0xAB>" -> 0xAB, or -1 when the text is not a byte token.
+int Tokenizer::byte_token_value(const std::string& text) {
+    if (text.size() != 6 || text.compare(0, 3, "<0x") != 0 || text[5] != '>') return -1;
+    const int hi = hex_digit(text[3]), lo = hex_digit(text[4]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
     Tokenizer t;
     const std::string model = f.get_string("tokenizer.ggml.model");
@@ -65,6 +81,13 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
         if (ty.size() != n) throw Error(ErrorKind::BadFile, f.path() + ": tokenizer.ggml.token_type has " + std::to_string(ty.size()) + " entries for " + std::to_string(n) + " tokens");
         for (size_t i = 0; i < n; ++i) t.types_[i] = (ty[i] >= 0 && ty[i] <= 6) ? static_cast<TokenType>(ty[i]) : TokenType::undefined;
     }
+    // A SentencePiece byte token decodes through its "<0xAB>" text: reject any other spelling
+    // here rather than fail (or decode a wrong byte) later. Found by fuzz_tokenizer_gguf.
+    if (t.model_ == Model::spm)
+        for (size_t i = 0; i < n; ++i)
+            if (t.types_[i] == TokenType::byte && byte_token_value(t.tokens_[i]) < 0)
+                throw Error(ErrorKind::BadFile, f.path() + ": byte token " + std::to_string(i) + " is '" + t.tokens_[i] +
+                                                    "', not <0xHH>");
     t.index_.reserve(n);
     for (size_t i = 0; i < n; ++i) t.index_.emplace(t.tokens_[i], static_cast<int32_t>(i));  // first id wins
 
@@ -309,7 +332,7 @@ std::string Tokenizer::piece(int32_t id, bool keep_special) const {
     if (type == TokenType::control || type == TokenType::unused) return keep_special ? text : "";
     if (model_ == Model::spm) {
         if (type == TokenType::byte && text.size() == 6 && text.compare(0, 3, "<0x") == 0)
-            return std::string(1, static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16)));
+            return std::string(1, static_cast<char>(byte_token_value(text)));
         return replace_all(text, kSpace, " ");
     }
     if (type == TokenType::user_defined) return text;

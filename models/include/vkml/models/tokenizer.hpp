@@ -51,6 +51,7 @@ public:
     bool add_bos() const { return add_bos_; }
 
 private:
+    static int byte_token_value(const std::string& text);
     void encode_spm(std::string_view text, bool space_prefix, std::vector<int32_t>& out) const;
     void encode_bpe(std::string_view text, std::vector<int32_t>& out) const;
     void bpe_word(const std::string& word, std::vector<int32_t>& out) const;
