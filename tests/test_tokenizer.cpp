@@ -189,6 +189,7 @@ TEST(TokenizerRegressions, FuzzFindingsAreCleanErrors) {
             const models::Tokenizer t = models::Tokenizer::from_gguf(f);
             const auto ids = t.encode("Hello, fuzz <0x41> \xe2\x96\x81 world", true);
             (void)t.decode(ids);
+            for (size_t id = 0; id < t.vocab_size(); ++id) (void)t.decode({static_cast<int32_t>(id)}, true);
         } catch (const Error& e) {
             EXPECT_TRUE(e.kind() == ErrorKind::BadFile || e.kind() == ErrorKind::Unsupported) << e.what();
         }
