@@ -1,6 +1,7 @@
-// The parsers use two Shape helpers that live in runtime/src/tensor.cpp, which drags in the whole
-// Vulkan runtime. The fuzz targets link this copy instead (keep it identical to tensor.cpp) so they
-// build and run without a Vulkan device.
+// Shape helpers, kept apart from tensor.cpp so code without a Vulkan runtime (the parser
+// fuzzers) links the same functions.
+#include <string>
+
 #include "vkml/tensor.hpp"
 
 namespace vkml {
