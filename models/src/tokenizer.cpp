@@ -38,6 +38,19 @@ struct Symbol {
     int prev, next;
     size_t offset, len;
 };
+
+// One symbol per UTF-8 character (a truncated tail counts as one), linked to its neighbours:
+// the starting point of both the SentencePiece and the BPE merge loops.
+std::vector<Symbol> utf8_symbols(const std::string& text) {
+    std::vector<Symbol> syms;
+    for (size_t off = 0; off < text.size();) {
+        const size_t len = std::min(unicode::utf8_len(static_cast<uint8_t>(text[off])), text.size() - off);
+        const int idx = static_cast<int>(syms.size());
+        syms.push_back(Symbol{idx - 1, off + len == text.size() ? -1 : idx + 1, off, len});
+        off += len;
+    }
+    return syms;
+}
 }  // namespace
 
 namespace {
@@ -206,13 +219,7 @@ void Tokenizer::encode_spm(std::string_view raw, bool space_prefix, std::vector<
     text += raw;
     text = replace_all(text, " ", kSpace);
 
-    std::vector<Symbol> syms;
-    for (size_t off = 0; off < text.size();) {
-        const size_t len = std::min(unicode::utf8_len(static_cast<uint8_t>(text[off])), text.size() - off);
-        const int idx = static_cast<int>(syms.size());
-        syms.push_back(Symbol{idx - 1, off + len == text.size() ? -1 : idx + 1, off, len});
-        off += len;
-    }
+    std::vector<Symbol> syms = utf8_symbols(text);
     struct Bigram {
         int left, right;
         float score;
@@ -270,13 +277,7 @@ void Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) con
 }
 
 void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) const {
-    std::vector<Symbol> syms;
-    for (size_t off = 0; off < word.size();) {
-        const size_t len = std::min(unicode::utf8_len(static_cast<uint8_t>(word[off])), word.size() - off);
-        const int idx = static_cast<int>(syms.size());
-        syms.push_back(Symbol{idx - 1, off + len == word.size() ? -1 : idx + 1, off, len});
-        off += len;
-    }
+    std::vector<Symbol> syms = utf8_symbols(word);
     struct Bigram {
         int left, right;
         int32_t rank;
