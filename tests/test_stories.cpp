@@ -6,6 +6,7 @@
 
 #include "vkml/models/gguf_weights.hpp"
 #include "vkml/models/llama.hpp"
+#include "vkml/models/tokenizer.hpp"
 #include "vkml_test.hpp"
 
 namespace vkml::test {
@@ -25,32 +26,11 @@ std::string read_text(const std::string& path) {
     return ss.str();
 }
 
-// SentencePiece pieces to text: "▁" is a space, "<0xAB>" a raw byte.
-std::string detokenize(const std::vector<std::string>& pieces, const std::vector<int32_t>& ids) {
-    std::string out;
-    for (int32_t id : ids) {
-        const std::string& p = pieces.at(static_cast<size_t>(id));
-        if (p.size() == 6 && p.rfind("<0x", 0) == 0 && p.back() == '>') {
-            out += static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16));
-            continue;
-        }
-        for (size_t i = 0; i < p.size(); ++i) {
-            if (p.compare(i, 3, "\xe2\x96\x81") == 0) {
-                out += ' ';
-                i += 2;
-            } else {
-                out += p[i];
-            }
-        }
-    }
-    return out;
-}
-
 TEST_F(Stories, GreedyDecodingMatchesLlama2c) {
     const std::string expected = read_text(shared_data("reference/stories260K_greedy200.txt"));
     ASSERT_FALSE(expected.empty()) << "missing " << shared_data("reference/stories260K_greedy200.txt");
     models::GgufWeights w(shared_data("models/stories260K.gguf"));
-    const auto pieces = w.file().get_string_array("tokenizer.ggml.tokens");
+    const auto tokenizer = models::Tokenizer::from_gguf(w.file());
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         models::Llama model(*dev, w);
@@ -69,7 +49,7 @@ TEST_F(Stories, GreedyDecodingMatchesLlama2c) {
             if (token == 1) break;  // llama2.c stops at the next BOS
             generated.push_back(token);
         }
-        std::string text = detokenize(pieces, generated);
+        std::string text = tokenizer.decode(generated);
         if (!text.empty() && text[0] == ' ') text.erase(0, 1);  // llama2.c drops the space after BOS
         while (!text.empty() && text.back() == '\n') text.pop_back();
         std::string want = expected;
