@@ -10,9 +10,7 @@ std::string llama_names::layer(int64_t i, const char* suffix) {
 }
 
 LlamaConfig LlamaConfig::from_gguf(const WeightSource& w) {
-    const auto arch = w.text("general.architecture");
-    if (arch && *arch != "llama")
-        throw Error(ErrorKind::Unsupported, w.path() + ": architecture '" + *arch + "' is not llama");
+    w.expect_architecture("llama");
     LlamaConfig c;
     c.dim = w.require_int("llama.embedding_length");
     c.layers = w.require_int("llama.block_count");
@@ -29,10 +27,7 @@ LlamaConfig LlamaConfig::from_gguf(const WeightSource& w) {
     c.head_dim = c.dim / c.heads;
     c.rope_dims = w.int_or("llama.rope.dimension_count", c.head_dim);
     if (c.rope_dims <= 0 || c.rope_dims > c.head_dim || c.rope_dims % 2) bad("rope.dimension_count is invalid");
-    const WeightInfo emb = w.require("token_embd.weight");
-    if (emb.shape.size() != 2 || emb.shape[1] != c.dim)
-        bad("token_embd.weight has shape " + shape_string(emb.shape) + ", expected [vocab, " + std::to_string(c.dim) + "]");
-    c.vocab = emb.shape[0];
+    c.vocab = w.token_table_rows(c.dim);
     c.tied_output = !w.find("output.weight");
     c.rope = ops::RopeMode::Adjacent;
     return c;

@@ -18,9 +18,7 @@ namespace vkml::models {
 using llama_names::layer;
 
 MambaConfig MambaConfig::from_gguf(const WeightSource& w) {
-    const auto arch = w.text("general.architecture");
-    if (arch && *arch != "mamba")
-        throw Error(ErrorKind::Unsupported, w.path() + ": architecture '" + *arch + "' is not mamba");
+    w.expect_architecture("mamba");
     MambaConfig c;
     c.dim = w.require_int("mamba.embedding_length");
     c.layers = w.require_int("mamba.block_count");
@@ -31,11 +29,7 @@ MambaConfig MambaConfig::from_gguf(const WeightSource& w) {
     c.norm_eps = static_cast<float>(w.number_or("mamba.attention.layer_norm_rms_epsilon", 1e-5));
     if (c.dim <= 0 || c.layers <= 0 || c.inner <= 0 || c.state <= 0 || c.conv <= 1 || c.dt_rank <= 0)
         throw Error(ErrorKind::BadFile, w.path() + ": zero-sized mamba hyper-parameter");
-    const WeightInfo emb = w.require("token_embd.weight");
-    if (emb.shape.size() != 2 || emb.shape[1] != c.dim)
-        throw Error(ErrorKind::BadFile, w.path() + ": token_embd.weight has shape " + shape_string(emb.shape) +
-                                            ", expected [vocab, " + std::to_string(c.dim) + "]");
-    c.vocab = emb.shape[0];
+    c.vocab = w.token_table_rows(c.dim);
     c.tied_output = !w.find("output.weight");
     return c;
 }

@@ -32,6 +32,20 @@ int64_t WeightSource::require_int(const std::string& key) const {
     return static_cast<int64_t>(*v);
 }
 
+void WeightSource::expect_architecture(const std::string& arch) const {
+    const auto found = text("general.architecture");
+    if (found && *found != arch)
+        throw Error(ErrorKind::Unsupported, path() + ": architecture '" + *found + "' is not " + arch);
+}
+
+int64_t WeightSource::token_table_rows(int64_t dim) const {
+    const WeightInfo emb = require("token_embd.weight");
+    if (emb.shape.size() != 2 || emb.shape[1] != dim)
+        throw Error(ErrorKind::BadFile, path() + ": token_embd.weight has shape " + shape_string(emb.shape) +
+                                            ", expected [vocab, " + std::to_string(dim) + "]");
+    return emb.shape[0];
+}
+
 int64_t WeightSource::int_or(const std::string& key, int64_t fallback) const {
     return number(key) ? require_int(key) : fallback;
 }

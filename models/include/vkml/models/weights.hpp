@@ -38,6 +38,10 @@ public:
     // The tensor with the expected shape, or a BadFile error naming both shapes.
     WeightInfo require(const std::string& name, const Shape& shape) const;
     int64_t require_int(const std::string& key) const;
+    // Unsupported unless general.architecture is `arch` (or absent).
+    void expect_architecture(const std::string& arch) const;
+    // The vocabulary size: the rows of token_embd.weight, which must be [vocab, dim] (BadFile).
+    int64_t token_table_rows(int64_t dim) const;
     int64_t int_or(const std::string& key, int64_t fallback) const;
     double number_or(const std::string& key, double fallback) const;
 };
