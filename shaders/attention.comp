@@ -14,8 +14,13 @@
 //
 // The split variant gives each gl_WorkGroupID.z one slice of the keys and writes the unnormalised
 // output with (m, l) per row; attention_combine.comp merges the slices (split-K, for decode).
+//
+// The _at variants read the cache length on the device, kv_len = positions[0] + n_q (clamped to
+// max_len), so one recording serves every decode step (replay); slices past kv_len find no key.
 //!variant attention_f16 -DVKML_SPLIT=0
 //!variant attention_f16_split -DVKML_SPLIT=1
+//!variant attention_f16_at -DVKML_SPLIT=0 -DVKML_POS_BUF=1
+//!variant attention_f16_split_at -DVKML_SPLIT=1 -DVKML_POS_BUF=1
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_16bit_storage : require
 
@@ -46,13 +51,16 @@ layout(std430, binding = 4) writeonly buffer PML { float part_ml[]; }; // [split
 #else
 layout(std430, binding = 3) writeonly buffer O { float o[]; };  // [n_q, heads, D]
 #endif
+#if VKML_POS_BUF
+layout(std430, binding = 4 + VKML_SPLIT) readonly buffer P { uint positions[]; };  // [n_q]
+#endif
 
 layout(push_constant) uniform Params {
     uint n_q;
     uint heads;
     uint kv_heads;
     uint group;       // heads / kv_heads
-    uint kv_len;
+    uint kv_len;      // _at variants: the most rows the caches hold (max_len)
     uint causal;      // 0 or 1
     uint chunk;       // keys per split (a multiple of BK); kv_len when not split
     float scale;      // logit scale
@@ -88,12 +96,18 @@ void main() {
     const uint split = gl_WorkGroupID.z;
     const uint rows_total = p.n_q * p.group;
     const uint r0 = gl_WorkGroupID.x * BR;
-    const uint past = p.kv_len - p.n_q;  // host guarantees kv_len >= n_q when causal
+#if VKML_POS_BUF
+    // A wild position is clamped so nothing is read past the caches.
+    const uint kv_len = min(positions[0], p.kv_len - p.n_q) + p.n_q;
+#else
+    const uint kv_len = p.kv_len;
+#endif
+    const uint past = kv_len - p.n_q;  // host guarantees kv_len >= n_q when causal
 
     // Keys visible to the last valid row bound the walk; each row masks its own limit.
     const uint t_last = (min(rows_total, r0 + BR) - 1u) / p.group;
     const uint lo = split * p.chunk;
-    const uint hi = min(lo + p.chunk, p.causal != 0u ? past + t_last + 1u : p.kv_len);
+    const uint hi = min(lo + p.chunk, p.causal != 0u ? past + t_last + 1u : kv_len);
 
     for (uint e = tid; e < BR * D4; e += WG) {
         const uint r = e / D4, k4 = e - r * D4;
@@ -114,7 +128,7 @@ void main() {
     if (tid < BR) {
         const uint R = r0 + tid;
         uint lim = 0u;
-        if (R < rows_total) lim = p.causal != 0u ? past + R / p.group + 1u : p.kv_len;
+        if (R < rows_total) lim = p.causal != 0u ? past + R / p.group + 1u : kv_len;
         s_lim[tid] = min(lim, hi);
         s_m[tid] = kNegInf;
         s_l[tid] = 0.0;

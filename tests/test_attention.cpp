@@ -1,6 +1,7 @@
 // KV-cache writes and fused attention against ops/reference: odd cache lengths, prefill and
 // decode, grouped-query ratios 1/2/4, head_dim 42, 48, 64 and 128, causal and not, the length scale,
-// forced split-K, a prefill+decode sequence, and bad arguments.
+// forced split-K, a prefill+decode sequence, positions read on the device (one recording
+// replayed at every decode step), and bad arguments.
 #include <cmath>
 #include <cstdlib>
 
@@ -210,6 +211,64 @@ TEST_F(Attention, CacheLargerThanOneBinding) {
     }
 }
 
+// One recording of "write this token's K/V, attend over the cache" replayed at every decode
+// step, the position read on the device: each replay must equal the reference at its own
+// length, for the unsplit kernel, the automatic split and a forced split; a position past the
+// cache drops the write and clamps the length instead of touching memory out of bounds.
+TEST_F(Attention, PositionsOnTheDeviceReplayAcrossSteps) {
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        const int64_t max_ctx = 300, heads = 4, kvh = 2, d = 48, row = kvh * d;
+        for (int64_t splits : {1, 0, 3}) {
+            SCOPED_TRACE("splits " + std::to_string(splits));
+            Stream s(*dev);
+            const int64_t prompt = 37;
+            auto ks = round_f16(random_floats(static_cast<size_t>(max_ctx * row), 7, -2.0f, 2.0f));
+            auto vs = round_f16(random_floats(static_cast<size_t>(max_ctx * row), 8));
+            for (size_t i = static_cast<size_t>(prompt * row); i < ks.size(); ++i) ks[i] = vs[i] = 0.0f;
+            Tensor kc = Tensor::from_floats(*dev, DType::f16, {max_ctx, kvh, d}, ks);
+            Tensor vc = Tensor::from_floats(*dev, DType::f16, {max_ctx, kvh, d}, vs);
+            Tensor q = Tensor::empty(*dev, DType::f32, {1, heads, d});
+            Tensor k = Tensor::empty(*dev, DType::f32, {1, kvh, d});
+            Tensor v = Tensor::empty(*dev, DType::f32, {1, kvh, d});
+            Tensor o = Tensor::empty(*dev, DType::f32, {1, heads, d});
+            Tensor positions = Tensor::empty(*dev, DType::u32, {1});
+            const ops::AttentionOptions opts{.splits = splits};
+            bool recorded = false;
+            uint32_t seed = 20;
+            for (const int64_t pos : {prompt, prompt + 1, int64_t{100}, max_ctx - 1, int64_t{5000}}) {
+                SCOPED_TRACE("pos " + std::to_string(pos));
+                const auto qs = random_floats(static_cast<size_t>(heads * d), seed++, -2.0f, 2.0f);
+                const auto kn = random_floats(static_cast<size_t>(row), seed++, -2.0f, 2.0f);
+                const auto vn = random_floats(static_cast<size_t>(row), seed++);
+                q.upload(qs.data(), qs.size() * 4);
+                k.upload(kn.data(), kn.size() * 4);
+                v.upload(vn.data(), vn.size() * 4);
+                const uint32_t p32 = static_cast<uint32_t>(pos);
+                positions.upload(&p32, 4);
+                if (!recorded) {
+                    ops::kv_cache_write(s, k, v, kc, vc, positions);
+                    ops::attention(s, q, kc, vc, positions, o, opts);
+                    s.finish();
+                    recorded = true;
+                } else {
+                    s.replay();
+                }
+                if (pos < max_ctx)
+                    for (int64_t i = 0; i < row; ++i) {
+                        ks[static_cast<size_t>(pos * row + i)] = half_to_float(float_to_half(kn[static_cast<size_t>(i)]));
+                        vs[static_cast<size_t>(pos * row + i)] = half_to_float(float_to_half(vn[static_cast<size_t>(i)]));
+                    }
+                ASSERT_EQ(kc.to_floats(), ks);
+                ASSERT_EQ(vc.to_floats(), vs);
+                const int64_t kv_len = std::min(pos, max_ctx - 1) + 1;
+                const auto ref = reference::attention(qs, ks, vs, 1, heads, kvh, d, kv_len, opts);
+                EXPECT_NMSE_LE(ref, o.to_floats(), 1e-5);
+            }
+        }
+    }
+}
+
 TEST_F(Attention, RejectsBadArguments) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
@@ -247,6 +306,14 @@ TEST_F(Attention, RejectsBadArguments) {
         EXPECT_VKML_ERROR(ops::kv_cache_write(s, k4, k4, kc, vc, 0), bad, "kv_heads");
         EXPECT_VKML_ERROR(ops::kv_cache_write(s, k, k, kc32, kc32, 0), bad, "f16");
         EXPECT_VKML_ERROR(ops::kv_cache_write(s, k, k4, kc, vc, 0), bad, "same shape");
+        Tensor pos3 = Tensor::empty(*dev, DType::u32, {3});
+        Tensor pos4 = Tensor::empty(*dev, DType::u32, {4});
+        Tensor pos4f = Tensor::empty(*dev, DType::f32, {4});
+        EXPECT_VKML_ERROR(ops::kv_cache_write(s, k, k, kc, vc, pos4), bad, "positions");
+        EXPECT_VKML_ERROR(ops::attention(s, q, kc, vc, pos3, o), bad, "positions");
+        EXPECT_VKML_ERROR(ops::attention(s, q, kc, vc, pos4f, o), bad, "u32");
+        Tensor kc2 = Tensor::empty(*dev, DType::f16, {2, 2, 16});
+        EXPECT_VKML_ERROR(ops::attention(s, q, kc2, kc2, pos4, o), bad, "fewer rows");
     }
 }
 

@@ -16,7 +16,7 @@ using namespace detail;
 namespace {
 
 struct KvWriteParams {
-    uint32_t n, first;
+    uint32_t n, first, row, limit;
 };
 static_assert(sizeof(KvWriteParams) <= 128);
 
@@ -85,11 +85,16 @@ Tiles choose_tiles(const Device& dev, int64_t d, int64_t rows_total) {
     return t;
 }
 
-}  // namespace
+void check_positions(const char* op, const Tensor& positions, const Tensor& like, int64_t n) {
+    check_dtype(op, positions, "positions", {DType::u32});
+    check_same_device(op, like, positions);
+    if (positions.rank() != 1 || positions.dim(0) != n)
+        fail(op, "positions " + positions.describe() + " must be u32 [" + std::to_string(n) + "]");
+}
 
-void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& k_cache,
-                    const Tensor& v_cache, int64_t pos) {
-    const char* name = "kv_cache_write";
+// Shapes, types and devices of a cache write; returns n.
+int64_t check_kv_write(const char* name, const Tensor& k, const Tensor& v, const Tensor& k_cache,
+                       const Tensor& v_cache) {
     check_dtype(name, k, "k", {DType::f32});
     check_dtype(name, v, "v", {DType::f32});
     check_cache(name, k_cache, "k_cache");
@@ -102,7 +107,15 @@ void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& k
     if (k.rank() != 3 || k.dim(1) != k_cache.dim(1) || k.dim(2) != k_cache.dim(2) || k.numel() == 0)
         fail(name, "k " + k.describe() + " must be [n, kv_heads, head_dim] with n >= 1 matching k_cache " +
                        k_cache.describe());
-    const int64_t n = k.dim(0), max_ctx = k_cache.dim(0);
+    return k.dim(0);
+}
+
+}  // namespace
+
+void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& k_cache,
+                    const Tensor& v_cache, int64_t pos) {
+    const char* name = "kv_cache_write";
+    const int64_t n = check_kv_write(name, k, v, k_cache, v_cache), max_ctx = k_cache.dim(0);
     if (pos < 0 || pos + n > max_ctx)
         fail(name, "rows [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
                        ") do not fit the cache " + k_cache.describe());
@@ -119,14 +132,36 @@ void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& k
     const Tensor kw = k_cache.reshape({max_ctx, row}).row_slice(start, pos + n - start);
     const Tensor vw = v_cache.reshape({max_ctx, row}).row_slice(start, pos + n - start);
     check_bindable(name, dev, kw, "the cache rows written");
-    const KvWriteParams p{static_cast<uint32_t>(k.numel()), static_cast<uint32_t>((pos - start) * row)};
+    const KvWriteParams p{static_cast<uint32_t>(k.numel()), static_cast<uint32_t>((pos - start) * row), 0, 0};
     s.dispatch(dev.kernel("kv_cache", {kElementwiseWorkgroup}),
                {in(k), in(v), out(kw), out(vw)}, p,
                grid_1d(dev, ceil_div(static_cast<uint64_t>(k.numel()), kElementwiseWorkgroup)), name);
 }
 
-void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
-               int64_t kv_len, const Tensor& out_t, const AttentionOptions& o) {
+void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& k_cache,
+                    const Tensor& v_cache, const Tensor& positions) {
+    const char* name = "kv_cache_write";
+    const int64_t n = check_kv_write(name, k, v, k_cache, v_cache);
+    check_positions(name, positions, k, n);
+    Device& dev = s.device();
+    check_fp16(name, dev);
+    check_bindable(name, dev, k, "k");
+    check_bindable(name, dev, k_cache, "k_cache (bound whole when the position is read on the device)");
+    check_u32(name, k_cache.numel(), "cache elements");
+    const KvWriteParams p{static_cast<uint32_t>(k.numel()), 0, static_cast<uint32_t>(k.dim(1) * k.dim(2)),
+                          static_cast<uint32_t>(k_cache.numel())};
+    s.dispatch(dev.kernel("kv_cache_at", {kElementwiseWorkgroup}),
+               {in(k), in(v), out(k_cache), out(v_cache), in(positions)}, p,
+               grid_1d(dev, ceil_div(static_cast<uint64_t>(k.numel()), kElementwiseWorkgroup)), name);
+}
+
+namespace {
+
+// Both forms of attention: kv_len known when recording (positions == nullptr), or read on the
+// device as positions[0] + n_q, in which case kv_len is the cache's row count (an upper bound
+// that sizes the key slices) and the caches are bound whole.
+void attention_impl(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, int64_t kv_len,
+                    const Tensor* positions, const Tensor& out_t, const AttentionOptions& o) {
     const char* name = "attention";
     check_dtype(name, q, "q", {DType::f32});
     check_dtype(name, out_t, "out", {DType::f32});
@@ -145,6 +180,9 @@ void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& 
     if (heads % kv_heads != 0)
         fail(name, "heads of q " + q.describe() + " must be a multiple of the kv_heads of k_cache " +
                        k_cache.describe());
+    if (positions) check_positions(name, *positions, q, n_q);
+    if (positions && max_ctx < n_q)
+        fail(name, "k_cache " + k_cache.describe() + " has fewer rows than the " + std::to_string(n_q) + " queries");
     if (kv_len < 1 || kv_len > max_ctx)
         fail(name, "kv_len " + std::to_string(kv_len) + " must be in [1, max_ctx] for k_cache " + k_cache.describe());
     if ((o.causal || o.n_train > 0) && kv_len < n_q)
@@ -218,7 +256,11 @@ void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& 
     const Groups groups{static_cast<uint32_t>(row_blocks), static_cast<uint32_t>(kv_heads),
                         static_cast<uint32_t>(splits)};
     if (splits == 1) {
-        s.dispatch(dev.kernel("attention_f16", spec), {in(q), in(kc), in(vc), out(out_t)}, p, groups, name);
+        if (positions)
+            s.dispatch(dev.kernel("attention_f16_at", spec), {in(q), in(kc), in(vc), out(out_t), in(*positions)}, p,
+                       groups, name);
+        else
+            s.dispatch(dev.kernel("attention_f16", spec), {in(q), in(kc), in(vc), out(out_t)}, p, groups, name);
         return;
     }
     const int64_t rows_all = n_q * heads;
@@ -227,11 +269,27 @@ void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& 
     check_bindable(name, dev, part_o, "the split-K scratch");
     s.hold(part_o.buffer());
     s.hold(part_ml.buffer());
-    s.dispatch(dev.kernel("attention_f16_split", spec), {in(q), in(kc), in(vc), out(part_o), out(part_ml)},
-               p, groups, name);
+    if (positions)
+        s.dispatch(dev.kernel("attention_f16_split_at", spec),
+                   {in(q), in(kc), in(vc), out(part_o), out(part_ml), in(*positions)}, p, groups, name);
+    else
+        s.dispatch(dev.kernel("attention_f16_split", spec), {in(q), in(kc), in(vc), out(part_o), out(part_ml)},
+                   p, groups, name);
     const CombineParams cp{static_cast<uint32_t>(rows_all), static_cast<uint32_t>(d), static_cast<uint32_t>(splits)};
     s.dispatch(dev.kernel("attention_combine", {kElementwiseWorkgroup}), {in(part_o), in(part_ml), out(out_t)}, cp,
                grid_1d(dev, ceil_div(static_cast<uint64_t>(rows_all * d), kElementwiseWorkgroup)), name);
+}
+
+}  // namespace
+
+void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, int64_t kv_len,
+               const Tensor& out, const AttentionOptions& opts) {
+    attention_impl(s, q, k_cache, v_cache, kv_len, nullptr, out, opts);
+}
+
+void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& positions,
+               const Tensor& out, const AttentionOptions& opts) {
+    attention_impl(s, q, k_cache, v_cache, k_cache.rank() == 3 ? k_cache.dim(0) : 0, &positions, out, opts);
 }
 
 }  // namespace vkml::ops

@@ -36,6 +36,11 @@ void rope(Stream& s, const Tensor& x, const Tensor& y, int64_t start_pos,
 // k_cache, v_cache [max_ctx, kv_heads, head_dim], rounding to nearest even.
 void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& k_cache,
                     const Tensor& v_cache, int64_t pos);
+// The same with pos = positions[0] read on the device (positions u32 [n], as rope() takes it), so
+// one recording can be replayed at every step. The caches are bound whole (each must fit one
+// storage binding); rows past the cache are dropped, never written out of bounds.
+void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& k_cache,
+                    const Tensor& v_cache, const Tensor& positions);
 
 struct AttentionOptions {
     float scale = 0.0f;   // logit scale; 0 = 1/sqrt(head_dim)
@@ -55,5 +60,11 @@ struct AttentionOptions {
 // first kv_len cache rows must fit one storage-buffer binding.
 void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                int64_t kv_len, const Tensor& out, const AttentionOptions& opts = {});
+// The same with kv_len = positions[0] + n_q read on the device (positions u32 [n_q]: the
+// queries' positions, as rope() takes them), for recordings replayed at growing lengths. The
+// caches are bound whole; the key slices are sized for a full cache (slices past kv_len find no
+// key), and a position past the cache is clamped to it.
+void attention(Stream& s, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+               const Tensor& positions, const Tensor& out, const AttentionOptions& opts = {});
 
 }  // namespace vkml::ops
