@@ -381,6 +381,7 @@ void Stream::set_timing(bool on) {
     s.timing = on;
 }
 
+bool Stream::timing() const { return impl_->timing; }
 const std::vector<DispatchTiming>& Stream::timings() const { return impl_->timings; }
 double Stream::timed_span_ms() const { return impl_->span_ms; }
 uint32_t Stream::dispatch_count() const { return impl_->dispatches; }

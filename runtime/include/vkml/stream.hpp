@@ -87,6 +87,7 @@ public:
 
     // With timing on, each dispatch is bracketed by GPU timestamps; read them after wait().
     void set_timing(bool on);
+    bool timing() const;
     const std::vector<DispatchTiming>& timings() const;
     // GPU time from the first timed dispatch's start to the last one's end, in ms (dispatches
     // without a barrier between them may overlap, so this is not the sum of timings()).
