@@ -121,6 +121,41 @@ TEST_F(LlamaTest, BatchedSequencesMatchSeparateRuns) {
     EXPECT_VKML_ERROR(model.forward_batch(s, {&sa}, {a, b}), ErrorKind::InvalidArgument, "1 sessions for 2");
 }
 
+// A single sequence's decode replays one recording (positions read on the device); it must give
+// the logits of freshly recorded steps, with sessions interleaved (each switch records anew), a
+// session replaced by a new one, and a timed stream (never replayed).
+TEST_F(LlamaTest, ReplayedDecodeEqualsFreshlyRecordedDecode) {
+    for (const auto& dev : devices()) {
+        const InMemoryWeights w = random_llama(61, 48, 2, 6, 3, 80, false, 310);
+        Llama replayed(*dev, w, {.max_context = 40});
+        Llama fresh(*dev, w, {.max_context = 40, .replay = false});
+        Stream s(*dev);
+        auto ra = replayed.new_session(), rb = replayed.new_session();
+        auto fa = fresh.new_session(), fb = fresh.new_session();
+        EXPECT_NE(ra.id, rb.id);
+        const std::vector<int32_t> prompt = {3, 1, 4, 1, 5};
+        EXPECT_NMSE_LE(fresh.logits(fa, prompt), replayed.logits(ra, prompt), 1e-12);
+        EXPECT_NMSE_LE(fresh.logits(fb, {7, 7}), replayed.logits(rb, {7, 7}), 1e-12);
+        for (int32_t t = 0; t < 12; ++t) {
+            SCOPED_TRACE("step " + std::to_string(t));
+            // A replayed forward is complete on return: read it without finishing the stream.
+            const auto got = replayed.forward(s, ra, {t + 9}).to_floats();
+            EXPECT_NMSE_LE(fresh.logits(fa, {t + 9}), got, 1e-12);
+            if (t % 3 == 2) EXPECT_NMSE_LE(fresh.logits(fb, {t}), replayed.logits(rb, {t}), 1e-12);
+        }
+        rb = replayed.new_session();
+        fb = fresh.new_session();
+        EXPECT_NMSE_LE(fresh.logits(fb, {2, 8}), replayed.logits(rb, {2, 8}), 1e-12);
+        for (int32_t t = 0; t < 3; ++t) EXPECT_NMSE_LE(fresh.logits(fb, {t}), replayed.logits(rb, {t}), 1e-12);
+        s.set_timing(true);
+        Tensor timed = replayed.forward(s, ra, {5});
+        s.finish();
+        EXPECT_FALSE(s.timings().empty()) << "a timed stream records the forward itself";
+        EXPECT_NMSE_LE(fresh.logits(fa, {5}), timed.to_floats(), 1e-12);
+        EXPECT_EQ(ra.pos, fa.pos);
+    }
+}
+
 TEST_F(LlamaTest, LayersSplitOverTwoDevicesMatchOneDevice) {
     // Two logical devices (a second handle on the same physical device when only one exists).
     const auto& dev0 = devices()[0];

@@ -1,5 +1,7 @@
 // The Llama-style decoder as a graph of vkml ops.
 #include <algorithm>
+#include <atomic>
+#include <numeric>
 
 #include "vkml/error.hpp"
 #include "vkml/graph.hpp"
@@ -39,6 +41,10 @@ struct Llama::Step : detail::StepGraph {
         const Session* session;
     };
     std::vector<Segment> segments;
+    // For a replayed recording (one sequence): RoPE, the cache write and attention read the
+    // positions pos .. pos + n - 1 from this tensor instead of baking segments[0].pos in.
+    Tensor positions;
+    bool device_positions = false;
 };
 
 namespace {
@@ -104,7 +110,9 @@ Llama::Llama(Device& device, const WeightSource& w, const LlamaOptions& options)
 Llama::~Llama() = default;
 
 Llama::Session Llama::new_session() const {
+    static std::atomic<uint64_t> next_id{1};
     Session s;
+    s.id = next_id++;
     s.max_context = options_.max_context > 0 ? options_.max_context : config_.context;
     for (int64_t i = 0; i < config_.layers; ++i) {
         Device& dev = *parts_[layer_part_[static_cast<size_t>(i)]]->device;  // the cache sits with its layer
@@ -122,6 +130,7 @@ Llama::Step& Llama::step_for(Part& part, int64_t n, bool all_logits) {
     const bool first_part = &part == parts_.front().get(), last_part = &part == parts_.back().get();
     auto step = std::make_unique<Step>(dev, n, all_logits);
     Step& st = *step;
+    st.positions = Tensor::empty(dev, DType::u32, {n});
     Graph& g = st.graph;
     const int64_t d = c.dim, hd = c.head_dim, kvd = c.kv_heads * hd;
     const ops::RopeOptions rope{c.rope, c.rope_theta, c.rope_dims, 1.0f};
@@ -144,8 +153,13 @@ Llama::Step& Llama::step_for(Part& part, int64_t n, bool all_logits) {
             for (const Step::Segment& seg : sp->segments) {
                 const Tensor q3 = t[0].row_slice(seg.row0, seg.n).reshape({seg.n, heads, hd});
                 const Tensor k3 = t[1].row_slice(seg.row0, seg.n).reshape({seg.n, kv_heads, hd});
-                ops::rope(s, q3, q3, seg.pos, rope);
-                ops::rope(s, k3, k3, seg.pos, rope);
+                if (sp->device_positions) {
+                    ops::rope(s, q3, q3, sp->positions, rope);
+                    ops::rope(s, k3, k3, sp->positions, rope);
+                } else {
+                    ops::rope(s, q3, q3, seg.pos, rope);
+                    ops::rope(s, k3, k3, seg.pos, rope);
+                }
             }
         });
         const auto att = g.temp(DType::f32, {n, d}, "att");
@@ -155,8 +169,13 @@ Llama::Step& Llama::step_for(Part& part, int64_t n, bool all_logits) {
                 auto rows = [&](const Tensor& x, int64_t h) { return x.row_slice(seg.row0, seg.n).reshape({seg.n, h, hd}); };
                 const Tensor& kc = seg.session->k[li];
                 const Tensor& vc = seg.session->v[li];
-                ops::kv_cache_write(s, rows(t[0], kv_heads), rows(t[1], kv_heads), kc, vc, seg.pos);
-                ops::attention(s, rows(t[2], heads), kc, vc, seg.pos + seg.n, rows(t[3], heads));
+                if (sp->device_positions) {
+                    ops::kv_cache_write(s, rows(t[0], kv_heads), rows(t[1], kv_heads), kc, vc, sp->positions);
+                    ops::attention(s, rows(t[2], heads), kc, vc, sp->positions, rows(t[3], heads));
+                } else {
+                    ops::kv_cache_write(s, rows(t[0], kv_heads), rows(t[1], kv_heads), kc, vc, seg.pos);
+                    ops::attention(s, rows(t[2], heads), kc, vc, seg.pos + seg.n, rows(t[3], heads));
+                }
             }
         });
         const auto o = g.temp(DType::f32, {n, d}, "o");
@@ -221,12 +240,25 @@ Tensor Llama::run(Stream& s, const std::vector<Session*>& sessions, const std::v
     }
     const std::vector<uint32_t> ids = detail::checked_ids("llama", all, config_.vocab);
     const int64_t n = static_cast<int64_t>(ids.size());
+    if (replayable(s, sessions)) {
+        Session& session = *sessions.front();
+        Step& step = step_for(*parts_.front(), n, all_logits);
+        step.segments = segments;
+        std::vector<uint32_t> pos(static_cast<size_t>(n));
+        std::iota(pos.begin(), pos.end(), static_cast<uint32_t>(session.pos));
+        step.positions.upload(pos.data(), pos.size() * 4);
+        step.device_positions = true;
+        Tensor logits = step.run_replayed(s, ids, session.id);
+        session.pos += n;
+        return logits;
+    }
     Tensor logits;
     std::vector<float> x;  // activations crossing to the next device
     for (size_t p = 0; p < parts_.size(); ++p) {
         Part& part = *parts_[p];
         Step& step = step_for(part, n, all_logits);
         step.segments = segments;
+        step.device_positions = false;
         Stream& ps = p == 0 ? s : *part.stream;
         if (p == 0) {
             Tensor out = step.run(s, ids);
@@ -246,6 +278,15 @@ Tensor Llama::run(Stream& s, const std::vector<Session*>& sessions, const std::v
     }
     for (size_t i = 0; i < sessions.size(); ++i) sessions[i]->pos += static_cast<int64_t>(tokens[i].size());
     return logits;
+}
+
+// One sequence on one device, with caches that bind whole (the position-reading ops need it),
+// on a stream that is not being timed (a replay runs on the model's own stream).
+bool Llama::replayable(const Stream& s, const std::vector<Session*>& sessions) const {
+    if (!options_.replay || sessions.size() != 1 || parts_.size() != 1 || s.timing()) return false;
+    const Session& session = *sessions.front();
+    return session.id != 0 && !session.k.empty() &&
+           session.k.front().bytes() <= device_->caps().max_storage_buffer_range;
 }
 
 std::vector<float> Llama::logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits) {

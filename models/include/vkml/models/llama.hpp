@@ -37,11 +37,17 @@ struct LlamaOptions {
     // holds the token table and the first range, the last one the LM head). Activations cross
     // between devices through the host, so such a forward is synchronous.
     std::vector<std::shared_ptr<Device>> more_devices;
+    // Record a single sequence's forward once (per token count and session) and resubmit that
+    // command buffer while its position advances: RoPE, the cache write and attention read the
+    // position on the device. Off: every forward is recorded afresh (as batches, multi-device
+    // splits and timed streams always are).
+    bool replay = true;
 };
 
 // The decoder on a device. Weights are uploaded once in their file's type (f32, f16, q8_0,
 // q6_k, q4_0; the token table as f32 or f16); each forward pass is a Graph (activations planned
-// by liveness) recorded into one command buffer.
+// by liveness) recorded into one command buffer, and a single sequence's decode replays that
+// command buffer step after step (LlamaOptions::replay).
 //
 // Thread safety: one Llama may serve several sessions, but forward() calls must not overlap.
 class Llama {
@@ -55,16 +61,19 @@ public:
     Device& device() const { return *device_; }
 
     // One sequence's state: the f16 KV cache of every layer and the number of tokens it holds.
+    // Copies share the caches (and the id, which names them for replayed recordings).
     struct Session {
         std::vector<Tensor> k, v;
         int64_t pos = 0;
         int64_t max_context = 0;
+        uint64_t id = 0;  // unique per new_session()
     };
     Session new_session() const;
 
     // Records the forward pass of `tokens` appended at session.pos and advances it. Returns the
     // logits, f32 [tokens.size(), vocab] with all_logits, else [1, vocab] for the last token;
-    // valid once the stream has finished (and until the next forward call).
+    // valid once the stream has finished (and until the next forward call). A replayed forward
+    // (see LlamaOptions::replay) runs on the model's own stream and is complete on return.
     Tensor forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits = false);
     // Several sequences in one pass: their tokens run as one batch of rows through every
     // matrix product (the weights stream once), with RoPE, the cache write and attention per
@@ -80,6 +89,7 @@ private:
     struct Step;
     struct Part;  // the layers one device runs
     Step& step_for(Part& part, int64_t n, bool all_logits);
+    bool replayable(const Stream& s, const std::vector<Session*>& sessions) const;
     Tensor run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
                bool all_logits);
 
