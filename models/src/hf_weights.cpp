@@ -23,10 +23,12 @@ std::string arch_of(const Json& cfg, const std::string& dir) {
             if (!name.is_string()) continue;
             if (name.as_string() == "LlamaForCausalLM") return "llama";
             if (name.as_string() == "MambaForCausalLM" || name.as_string() == "MambaLMHeadModel") return "mamba";
+            if (name.as_string() == "Mamba2ForCausalLM") return "mamba2";
         }
     if (const Json* t = cfg.find("model_type"); t && t->is_string()) {
         if (t->as_string() == "llama") return "llama";
         if (t->as_string() == "mamba") return "mamba";
+        if (t->as_string() == "mamba2") return "mamba2";
     }
     if (cfg.find("d_model") && cfg.find("n_layer")) return "mamba";  // state-spaces' original config
     throw Error(ErrorKind::Unsupported, dir + "/config.json: not a Llama or Mamba model (architectures/model_type)");
@@ -71,6 +73,8 @@ HfWeights::HfWeights(const std::string& dir) : folder_(dir) {
             map(b + "ffn_up.weight", h + "mlp.up_proj.weight");
             map(b + "ffn_down.weight", h + "mlp.down_proj.weight");
         }
+    } else if (arch == "mamba2") {
+        map_mamba2(cfg);
     } else {
         num("mamba.embedding_length", {"hidden_size", "d_model"});
         num("mamba.block_count", {"num_hidden_layers", "n_layer"});
@@ -102,6 +106,45 @@ HfWeights::HfWeights(const std::string& dir) : folder_(dir) {
             map(b + "ssm_d", h + "mixer.D");
             map(b + "ssm_out.weight", h + "mixer.out_proj.weight");
         }
+    }
+}
+
+// Mamba2ForCausalLM: config.json keys as transformers' Mamba2Config names them (with its
+// defaults), tensors as backbone.layers.N.mixer.*; A_log becomes ssm_a = -exp(A_log).
+void HfWeights::map_mamba2(const Json& cfg) {
+    auto get = [&](std::initializer_list<const char*> names, double fallback) {
+        const Json* v = first_of(cfg, names);
+        return v ? v->as_number() : fallback;
+    };
+    const double d = get({"hidden_size", "d_model"}, 0), head_dim = get({"head_dim"}, 64);
+    const double inner = get({"intermediate_size"}, d * get({"expand"}, 2));
+    const int64_t layers = static_cast<int64_t>(get({"num_hidden_layers", "n_layer"}, 0));
+    numbers_["mamba2.embedding_length"] = d;
+    numbers_["mamba2.block_count"] = static_cast<double>(layers);
+    numbers_["mamba2.ssm.inner_size"] = inner;
+    numbers_["mamba2.ssm.state_size"] = get({"state_size", "d_state"}, 128);
+    numbers_["mamba2.ssm.conv_kernel"] = get({"conv_kernel", "d_conv"}, 4);
+    numbers_["mamba2.ssm.group_count"] = get({"n_groups", "ngroups"}, 1);
+    numbers_["mamba2.ssm.time_step_rank"] = get({"num_heads", "nheads"}, head_dim > 0 ? inner / head_dim : 0);
+    numbers_["mamba2.attention.layer_norm_rms_epsilon"] = get({"layer_norm_epsilon", "norm_epsilon"}, 1e-5);
+    auto map = [&](const std::string& gguf, const std::string& hf, Source::Fix fix = Source::Fix::None) {
+        if (folder_.has(hf)) names_[gguf] = Source{hf, fix, 0};
+    };
+    map("token_embd.weight", "backbone.embeddings.weight");
+    map("token_embd.weight", "backbone.embedding.weight");
+    map("output_norm.weight", "backbone.norm_f.weight");
+    map("output.weight", "lm_head.weight");
+    for (int64_t i = 0; i < layers; ++i) {
+        const std::string b = "blk." + std::to_string(i) + ".", h = "backbone.layers." + std::to_string(i) + ".";
+        map(b + "attn_norm.weight", h + "norm.weight");
+        map(b + "ssm_in.weight", h + "mixer.in_proj.weight");
+        map(b + "ssm_conv1d.weight", h + "mixer.conv1d.weight", Source::Fix::DropMiddle);
+        map(b + "ssm_conv1d.bias", h + "mixer.conv1d.bias");
+        map(b + "ssm_dt.bias", h + "mixer.dt_bias");
+        map(b + "ssm_a", h + "mixer.A_log", Source::Fix::NegExp);
+        map(b + "ssm_d", h + "mixer.D");
+        map(b + "ssm_norm.weight", h + "mixer.norm.weight");
+        map(b + "ssm_out.weight", h + "mixer.out_proj.weight");
     }
 }
 

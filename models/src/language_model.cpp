@@ -3,6 +3,7 @@
 #include "vkml/error.hpp"
 #include "vkml/models/llama.hpp"
 #include "vkml/models/mamba.hpp"
+#include "vkml/models/mamba2.hpp"
 
 namespace vkml::models {
 
@@ -41,13 +42,15 @@ private:
     Llama::Session session_;
 };
 
-class MambaLm : public LanguageModel {
+// Mamba and Mamba2: a fixed-size recurrent state, so no context bound and no truncation.
+template <class Model>
+class RecurrentLm : public LanguageModel {
 public:
-    MambaLm(Device& d, const WeightSource& w, const LoadProgress& p)
+    RecurrentLm(Device& d, const WeightSource& w, const LoadProgress& p)
         : LanguageModel(d), model_(d, w, p), session_(model_.new_session()) {}
     std::string describe() const override { return model_.config().describe(); }
     int64_t vocab() const override { return model_.config().vocab; }
-    int64_t max_context() const override { return INT64_MAX; }  // a fixed-size state
+    int64_t max_context() const override { return INT64_MAX; }
     int64_t position() const override { return session_.pos; }
     void reset() override { session_ = model_.new_session(); }
     bool truncate(int64_t pos) override { return pos == session_.pos; }
@@ -56,8 +59,8 @@ public:
     }
 
 private:
-    Mamba model_;
-    Mamba::Session session_;
+    Model model_;
+    typename Model::Session session_;
 };
 
 }  // namespace
@@ -67,13 +70,14 @@ std::unique_ptr<LanguageModel> load_language_model(Device& device, const WeightS
                                                    const std::vector<std::shared_ptr<Device>>& more_devices) {
     const std::string arch = weights.text("general.architecture").value_or("");
     if (arch == "llama") return std::make_unique<LlamaLm>(device, weights, max_context, progress, more_devices);
-    if (arch == "mamba") {
+    if (arch == "mamba" || arch == "mamba2") {
         if (!more_devices.empty())
-            throw Error(ErrorKind::Unsupported, weights.path() + ": splitting a mamba model over devices is not supported");
-        return std::make_unique<MambaLm>(device, weights, progress);
+            throw Error(ErrorKind::Unsupported, weights.path() + ": splitting a " + arch + " model over devices is not supported");
+        if (arch == "mamba") return std::make_unique<RecurrentLm<Mamba>>(device, weights, progress);
+        return std::make_unique<RecurrentLm<Mamba2>>(device, weights, progress);
     }
     throw Error(ErrorKind::Unsupported, weights.path() + ": architecture '" + (arch.empty() ? "(none)" : arch) +
-                                            "' is not supported (vkml runs llama and mamba)");
+                                            "' is not supported (vkml runs llama, mamba and mamba2)");
 }
 
 }  // namespace vkml::models

@@ -11,7 +11,7 @@
 #include "vkml/ops/matmul.hpp"
 #include "vkml/ops/norm.hpp"
 #include "vkml/ops/ssm.hpp"
-#include "step_graph.hpp"
+#include "mamba_batch.hpp"
 
 namespace vkml::models {
 
@@ -48,10 +48,11 @@ struct Mamba::Weights {
     std::vector<Layer> layers;
 };
 
-struct Mamba::Step : detail::StepGraph {
-    using StepGraph::StepGraph;
-    std::vector<Tensor> conv, ssm;  // the running session's state, set by forward()
+struct Mamba::Step : detail::SsmStep {
+    using SsmStep::SsmStep;
 };
+
+struct Mamba::Batch : detail::SsmBatcher {};
 
 namespace {
 
@@ -62,7 +63,8 @@ Tensor f32(Device& dev, const WeightSource& w, const std::string& name, const Sh
 }  // namespace
 
 Mamba::Mamba(Device& device, const WeightSource& w, const LoadProgress& progress)
-    : device_(device.shared_from_this()), config_(MambaConfig::from_gguf(w)), weights_(std::make_unique<Weights>()) {
+    : device_(device.shared_from_this()), config_(MambaConfig::from_gguf(w)), weights_(std::make_unique<Weights>()),
+      batch_(std::make_unique<Batch>()) {
     const MambaConfig& c = config_;
     Weights& W = *weights_;
     const int64_t E = c.inner, N = c.state, R = c.dt_rank;
@@ -107,16 +109,12 @@ Mamba::Mamba(Device& device, const WeightSource& w, const LoadProgress& progress
 Mamba::~Mamba() = default;
 
 Mamba::Session Mamba::new_session() const {
-    Session s;
-    Stream z(*device_);
+    std::vector<Shape> shapes;
     for (int64_t i = 0; i < config_.layers; ++i) {
-        s.conv.push_back(Tensor::empty(*device_, DType::f32, {1, config_.conv - 1, config_.inner}));
-        s.ssm.push_back(Tensor::empty(*device_, DType::f32, {1, config_.inner, config_.state}));
-        z.fill_zero(s.conv.back());
-        z.fill_zero(s.ssm.back());
+        shapes.push_back({1, config_.conv - 1, config_.inner});
+        shapes.push_back({1, config_.inner, config_.state});
     }
-    z.finish();
-    return s;
+    return detail::zero_session({device_}, shapes);
 }
 
 Mamba::Step& Mamba::step_for(int64_t n, bool all_logits) {
@@ -142,10 +140,8 @@ Mamba::Step& Mamba::step_for(int64_t n, bool all_logits) {
         matmul(L.in_z, h, z);
         const auto u = g.temp(DType::f32, {n, E}, "u");
         g.op("conv1d", {xs, g.constant(L.conv_w), g.constant(L.conv_b)}, {u}, [=](Stream& s, const Tensor* t) {
-            if (n == 1)
-                ops::causal_conv1d_step(s, t[0], t[1], t[2], t[3], st->conv[li], /*silu=*/true);
-            else
-                ops::causal_conv1d(s, t[0].reshape({1, n, E}), t[1], t[2], t[3].reshape({1, n, E}), st->conv[li], true);
+            for (const detail::SsmRun& r : st->runs)
+                ops::causal_conv1d(s, r.rows(t[0]), t[1], t[2], r.rows(t[3]), r.state[2 * li], /*silu=*/true);
         });
         const auto dt_in = g.temp(DType::f32, {n, R}, "dt_in");
         const auto bm = g.temp(DType::f32, {n, N}, "B"), cm = g.temp(DType::f32, {n, N}, "C");
@@ -158,13 +154,10 @@ Mamba::Step& Mamba::step_for(int64_t n, bool all_logits) {
         g.op("selective_scan",
              {u, delta, g.constant(L.a), bm, cm, g.constant(L.d), z, g.constant(L.dt_b)}, {y},
              [=](Stream& s, const Tensor* t) {
-                 if (n == 1) {
-                     ops::selective_scan_step(s, {t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]}, t[8], st->ssm[li]);
-                 } else {
-                     auto seq = [n](const Tensor& v) { return v.reshape({1, n, v.cols()}); };
-                     ops::selective_scan(s, {seq(t[0]), seq(t[1]), t[2], seq(t[3]), seq(t[4]), t[5], seq(t[6]), t[7]},
-                                         seq(t[8]), st->ssm[li]);
-                 }
+                 for (const detail::SsmRun& r : st->runs)
+                     ops::selective_scan(s, {r.rows(t[0]), r.rows(t[1]), t[2], r.rows(t[3]), r.rows(t[4]), t[5],
+                                             r.rows(t[6]), t[7]},
+                                         r.rows(t[8]), r.state[2 * li + 1]);
              });
         const auto o = g.temp(DType::f32, {n, D}, "o");
         matmul(L.out, y, o);
@@ -175,15 +168,19 @@ Mamba::Step& Mamba::step_for(int64_t n, bool all_logits) {
 }
 
 Tensor Mamba::forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits) {
-    const std::vector<uint32_t> ids = detail::checked_ids("mamba", tokens, config_.vocab);
-    if (static_cast<int64_t>(session.ssm.size()) != config_.layers)
-        throw Error(ErrorKind::InvalidArgument, "mamba: the session was not made by this model");
-    Step& step = step_for(static_cast<int64_t>(ids.size()), all_logits);
-    step.conv = session.conv;
-    step.ssm = session.ssm;
-    Tensor logits = step.run(s, ids);
-    session.pos += static_cast<int64_t>(ids.size());
-    return logits;
+    return run(s, {&session}, {tokens}, all_logits);
+}
+
+Tensor Mamba::forward_batch(Stream& s, const std::vector<Session*>& sessions,
+                            const std::vector<std::vector<int32_t>>& tokens) {
+    return run(s, sessions, tokens, /*all_logits=*/true);
+}
+
+Tensor Mamba::run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
+                  bool all_logits) {
+    return detail::run_recurrent("mamba", s, *batch_, sessions, tokens, static_cast<size_t>(2 * config_.layers),
+                                 config_.vocab, all_logits,
+                                 [this](int64_t n, bool all) -> detail::SsmStep& { return step_for(n, all); });
 }
 
 std::vector<float> Mamba::logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits) {

@@ -5,6 +5,7 @@
 //    (as llama.cpp's converter does), so one RoPE kernel serves both sources.
 //  - MambaForCausalLM (and the original state-spaces config): backbone.layers.N.mixer.* ->
 //    blk.N.ssm_*; A_log becomes ssm_a = -exp(A_log); conv1d [E, 1, K] becomes [E, K].
+//  - Mamba2ForCausalLM: the same prefix; mixer.dt_bias -> ssm_dt.bias, mixer.norm -> ssm_norm.
 // config.json supplies the `llama.*` / `mamba.*` metadata. BF16 and F16 weights become f32.
 //
 // QuantizedWeights wraps any source and quantizes its matrices on load (`--quant`).
@@ -34,6 +35,7 @@ private:
         enum class Fix { None, PermuteHeads, NegExp, DropMiddle } fix = Fix::None;
         int64_t heads = 0;  // for PermuteHeads
     };
+    void map_mamba2(const Json& cfg);
     HfModelFolder folder_;
     std::map<std::string, Source> names_;  // GGUF name -> where it comes from
     std::map<std::string, double> numbers_;

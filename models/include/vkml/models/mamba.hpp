@@ -13,6 +13,14 @@
 
 namespace vkml::models {
 
+// One sequence's state in a recurrent (Mamba-style) model: per layer a fixed list of f32
+// tensors (conv windows, SSM state), each [1, ...] and zero at the start, layer after layer;
+// and the number of tokens the sequence has seen.
+struct RecurrentSession {
+    std::vector<Tensor> state;
+    int64_t pos = 0;
+};
+
 struct MambaConfig {
     int64_t vocab = 0, dim = 0, layers = 0;
     int64_t inner = 0;     // E (d_inner), usually 2 * dim
@@ -27,6 +35,7 @@ struct MambaConfig {
     std::string describe() const;
 };
 
+// Thread safety: one model may serve several sessions, but forward() calls must not overlap.
 class Mamba {
 public:
     Mamba(Device& device, const WeightSource& weights, const LoadProgress& progress = {});
@@ -35,29 +44,37 @@ public:
     Mamba& operator=(const Mamba&) = delete;
 
     const MambaConfig& config() const { return config_; }
+    Device& device() const { return *device_; }
 
-    // One sequence's recurrent state: per layer the conv window [1, K-1, E] and the SSM state
-    // [1, E, N], zero at the start.
-    struct Session {
-        std::vector<Tensor> conv, ssm;
-        int64_t pos = 0;
-    };
+    // Per layer the conv window [1, K-1, E] and the SSM state [1, E, N].
+    using Session = RecurrentSession;
     Session new_session() const;
 
     // Records the forward pass of `tokens` after the session's state and advances it; logits
     // f32 [n, vocab] with all_logits, else [1, vocab]; valid once the stream has finished.
     Tensor forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits = false);
+    // Several sequences in one pass: every matrix product runs on all their rows (the weights
+    // stream once). Sequences of equal length (decode steps) run the conv and scan as one batch
+    // over copies of their states; otherwise each sequence runs them on its own rows. Returns
+    // the logits of every token, f32 [total tokens, vocab], sequence after sequence; each
+    // session advances by its tokens. A session may appear once per batch.
+    Tensor forward_batch(Stream& s, const std::vector<Session*>& sessions,
+                         const std::vector<std::vector<int32_t>>& tokens);
     std::vector<float> logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits = false);
 
 private:
     struct Weights;
     struct Step;
     Step& step_for(int64_t n, bool all_logits);
+    Tensor run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
+               bool all_logits);
 
     std::shared_ptr<Device> device_;
     MambaConfig config_;
     std::unique_ptr<Weights> weights_;
     std::vector<std::unique_ptr<Step>> steps_;
+    struct Batch;
+    std::unique_ptr<Batch> batch_;
 };
 
 }  // namespace vkml::models
