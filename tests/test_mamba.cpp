@@ -48,6 +48,50 @@ TEST_F(MambaTest, PrefillThenStepsEqualOneLongPrefill) {
     }
 }
 
+TEST_F(MambaTest, BatchedSequencesMatchSeparateRuns) {
+    const auto& dev = devices()[0];
+    const InMemoryWeights w = random_mamba(43, 24, 2, 8, 3, true, 50);
+    models::Mamba model(*dev, w);
+    // Three sequences after different prefixes decode one token each as one batch (their states
+    // gathered into one [3, ...] tensor per layer), then two prompts of unequal lengths run as
+    // one batch of rows with the conv and scan per sequence.
+    const std::vector<std::vector<int32_t>> prefixes = {{1, 2, 3}, {9}, {4, 4, 4, 4, 4, 4}};
+    const std::vector<std::vector<int32_t>> steps = {{5}, {6}, {7}}, more = {{8, 9, 10}, {12, 13, 14, 15, 16}};
+    std::vector<float> sep, sep_more;
+    for (size_t i = 0; i < 3; ++i) {
+        auto s = model.new_session();
+        model.logits(s, prefixes[i]);
+        const auto l = model.logits(s, steps[i], true);
+        sep.insert(sep.end(), l.begin(), l.end());
+        if (i < 2) {
+            const auto m = model.logits(s, more[i], true);
+            sep_more.insert(sep_more.end(), m.begin(), m.end());
+        }
+    }
+    std::vector<models::Mamba::Session> sessions;
+    for (const auto& p : prefixes) {
+        sessions.push_back(model.new_session());
+        model.logits(sessions.back(), p);
+    }
+    Stream s(*dev);
+    Tensor batched = model.forward_batch(s, {&sessions[0], &sessions[1], &sessions[2]}, steps);
+    s.finish();
+    EXPECT_EQ(batched.shape(), (Shape{3, 43}));
+    EXPECT_NMSE_LE(sep, batched.to_floats(), 1e-10);
+    Tensor unequal = model.forward_batch(s, {&sessions[0], &sessions[1]}, more);
+    s.finish();
+    EXPECT_EQ(unequal.shape(), (Shape{8, 43}));
+    EXPECT_NMSE_LE(sep_more, unequal.to_floats(), 1e-10);
+    EXPECT_EQ(sessions[0].pos, 7);
+    EXPECT_EQ(sessions[1].pos, 7);
+    EXPECT_EQ(sessions[2].pos, 7);
+    EXPECT_VKML_ERROR(model.forward_batch(s, {&sessions[0], &sessions[0]}, {{1}, {2}}), ErrorKind::InvalidArgument,
+                      "appears twice");
+    EXPECT_VKML_ERROR(model.forward_batch(s, {&sessions[0]}, {{1}, {2}}), ErrorKind::InvalidArgument, "1 sessions for 2");
+    EXPECT_VKML_ERROR(model.forward_batch(s, {&sessions[0], &sessions[1]}, {{1}, {}}), ErrorKind::InvalidArgument,
+                      "sequence 1 has no tokens");
+}
+
 TEST_F(MambaTest, BadFilesAreClearErrors) {
     const auto& dev = devices()[0];
     InMemoryWeights w = random_mamba(17, 16, 1, 4, 2, false, 40);
