@@ -33,10 +33,18 @@ void put(models::InMemoryWeights& w, const std::string& name, Shape shape, DType
     }
 }
 
+struct LlamaShape {
+    int64_t d, layers, heads, kv, ffn, vocab;
+};
 // ~110M parameters: dim 768, 12 layers, 12 heads (4 KV), FFN 2048, vocabulary 32000.
-std::shared_ptr<models::InMemoryWeights> llama_100m(DType type) {
-    auto w = std::make_shared<models::InMemoryWeights>("random-llama-100m");
-    const int64_t d = 768, layers = 12, heads = 12, kv = 4, ffn = 2048, vocab = 32000, kvd = kv * d / heads;
+constexpr LlamaShape kLlama110m{768, 12, 12, 4, 2048, 32000};
+// stories15M's shape (llama2.c): dim 288, 6 layers, 6 heads, FFN 768, vocabulary 32000.
+constexpr LlamaShape kLlama15m{288, 6, 6, 6, 768, 32000};
+
+std::shared_ptr<models::InMemoryWeights> random_llama(DType type, const LlamaShape& shape) {
+    auto w = std::make_shared<models::InMemoryWeights>("random-llama");
+    const auto [d, layers, heads, kv, ffn, vocab] = shape;
+    const int64_t kvd = kv * d / heads;
     w->set("general.architecture", "llama");
     w->set("llama.embedding_length", d);
     w->set("llama.block_count", layers);
@@ -112,14 +120,48 @@ GpuCase model_case(Device& dev, std::shared_ptr<models::InMemoryWeights> w, int6
     return c;
 }
 
+// Wall-clock time of one decode step as a program sees it: recording (or replaying) the forward,
+// the GPU work and the wait, at position 128. `replay` off records every step afresh; on, the
+// step's command buffer is recorded once and resubmitted (LlamaOptions::replay).
+void register_decode_wall(const std::string& name, DType type, const LlamaShape& shape, bool replay) {
+    benchmark::RegisterBenchmark(name.c_str(), [type, shape, replay](benchmark::State& state) {
+        Device& dev = device();
+        const auto w = random_llama(type, shape);
+        models::Llama model(dev, *w, {.max_context = 256, .replay = replay});
+        auto session = model.new_session();
+        std::vector<int32_t> prompt(128);
+        for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919) % 1000);
+        model.logits(session, prompt);
+        Stream s(dev);
+        const int64_t pos = session.pos;
+        for (int i = 0; i < 2; ++i) {  // warm-up: pipelines, and the recording that replays reuse
+            model.forward(s, session, {17});
+            s.finish();
+            session.pos = pos;
+        }
+        for (auto _ : state) {
+            model.forward(s, session, {17});
+            s.finish();
+            session.pos = pos;
+        }
+        state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
+                                                        benchmark::Counter::kIsRate);
+    })->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
 const bool registered = [] {
+    for (bool replay : {false, true}) {
+        const std::string mode = replay ? "replayed" : "recorded";
+        register_decode_wall("model_wall/llama-15m/q8_0/decode_after128/" + mode, DType::q8_0, kLlama15m, replay);
+        register_decode_wall("model_wall/llama-110m/q4_0/decode_after128/" + mode, DType::q4_0, kLlama110m, replay);
+    }
     for (DType t : {DType::f16, DType::q8_0, DType::q6_k, DType::q4_0}) {
         const std::string type(dtype_name(t));
         register_gpu("model/llama-110m/" + type + "/prompt128", [t](Device& d) {
-            return model_case<models::Llama>(d, llama_100m(t), 128, false);
+            return model_case<models::Llama>(d, random_llama(t, kLlama110m), 128, false);
         });
         register_gpu("model/llama-110m/" + type + "/decode_after128", [t](Device& d) {
-            return model_case<models::Llama>(d, llama_100m(t), 128, true);
+            return model_case<models::Llama>(d, random_llama(t, kLlama110m), 128, true);
         });
         register_gpu("model/mamba-130m/" + type + "/prompt128", [t](Device& d) {
             return model_case<models::Mamba>(d, mamba_130m(t), 128, false);
