@@ -92,6 +92,35 @@ TEST_F(MambaTest, BatchedSequencesMatchSeparateRuns) {
                       "sequence 1 has no tokens");
 }
 
+TEST_F(MambaTest, LayersSplitOverTwoDevicesMatchOneDevice) {
+    // Two logical devices (a second handle on the same physical device when only one exists).
+    const auto& dev0 = devices()[0];
+    auto dev1 = Device::open_index(devices().size() > 1 ? devices()[1]->index() : dev0->index());
+    const InMemoryWeights w = random_mamba(37, 16, 3, 8, 2, true, 60);
+    models::Mamba one(*dev0, w);
+    models::Mamba two(*dev0, w, models::RecurrentOptions{.more_devices = {dev1}});
+    auto s1 = one.new_session(), s2 = two.new_session();
+    ASSERT_EQ(s2.state.size(), 6u);
+    EXPECT_EQ(&s2.state[0].device(), dev0.get());
+    EXPECT_EQ(&s2.state[5].device(), dev1.get()) << "the last layer's state lives on the second device";
+    const std::vector<int32_t> prompt = {1, 9, 17, 33, 36}, next = {4};
+    EXPECT_NMSE_LE(one.logits(s1, prompt, true), two.logits(s2, prompt, true), 1e-10);
+    EXPECT_NMSE_LE(one.logits(s1, next), two.logits(s2, next), 1e-10);
+    // A batch of decode steps across the split (states gathered on each device).
+    auto a = two.new_session(), b = two.new_session();
+    two.logits(a, prompt);
+    Stream s(*dev0);
+    const std::vector<float> batched = two.forward_batch(s, {&a, &b}, {next, {2}}).to_floats();
+    auto ra = one.new_session(), rb = one.new_session();
+    one.logits(ra, prompt);
+    std::vector<float> sep = one.logits(ra, next);
+    const std::vector<float> lb = one.logits(rb, {2});
+    sep.insert(sep.end(), lb.begin(), lb.end());
+    EXPECT_NMSE_LE(sep, batched, 1e-10);
+    EXPECT_VKML_ERROR(models::Mamba(*dev0, w, models::RecurrentOptions{.more_devices = {dev1, dev1, dev1}}),
+                      ErrorKind::InvalidArgument, "4 devices for 3 layers");
+}
+
 TEST_F(MambaTest, BadFilesAreClearErrors) {
     const auto& dev = devices()[0];
     InMemoryWeights w = random_mamba(17, 16, 1, 4, 2, false, 40);

@@ -242,6 +242,23 @@ TEST_F(Mamba2Test, GgufFileAndHuggingFaceFolderLoad) {
     std::filesystem::remove_all(dir);
 }
 
+TEST_F(Mamba2Test, LayersSplitOverTwoDevicesMatchOneDevice) {
+    // Through load_language_model, as `vkml generate --devices 0,1` loads it.
+    const auto& dev0 = devices()[0];
+    auto dev1 = Device::open_index(devices().size() > 1 ? devices()[1]->index() : dev0->index());
+    Sizes z;
+    z.layers = 3;
+    const InMemoryWeights w = random_mamba2(z, false, 80);
+    auto one = models::load_language_model(*dev0, w);
+    auto two = models::load_language_model(*dev0, w, 0, {}, {dev1});
+    const std::vector<int32_t> prompt = {1, 9, 17, 33, 36}, next = {4};
+    EXPECT_NMSE_LE(one->logits(prompt, true), two->logits(prompt, true), 1e-10);
+    EXPECT_NMSE_LE(one->logits(next), two->logits(next), 1e-10);
+    EXPECT_EQ(two->position(), 6);
+    EXPECT_VKML_ERROR(models::Mamba2(*dev0, w, models::RecurrentOptions{.more_devices = {dev1, dev1, dev1}}),
+                      ErrorKind::InvalidArgument, "4 devices for 3 layers");
+}
+
 TEST_F(Mamba2Test, BadFilesAreClearErrors) {
     const auto& dev = devices()[0];
     const Sizes z;

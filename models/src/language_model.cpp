@@ -46,8 +46,8 @@ private:
 template <class Model>
 class RecurrentLm : public LanguageModel {
 public:
-    RecurrentLm(Device& d, const WeightSource& w, const LoadProgress& p)
-        : LanguageModel(d), model_(d, w, p), session_(model_.new_session()) {}
+    RecurrentLm(Device& d, const WeightSource& w, const LoadProgress& p, const std::vector<std::shared_ptr<Device>>& more)
+        : LanguageModel(d), model_(d, w, RecurrentOptions{p, more}), session_(model_.new_session()) {}
     std::string describe() const override { return model_.config().describe(); }
     int64_t vocab() const override { return model_.config().vocab; }
     int64_t max_context() const override { return INT64_MAX; }
@@ -70,12 +70,8 @@ std::unique_ptr<LanguageModel> load_language_model(Device& device, const WeightS
                                                    const std::vector<std::shared_ptr<Device>>& more_devices) {
     const std::string arch = weights.text("general.architecture").value_or("");
     if (arch == "llama") return std::make_unique<LlamaLm>(device, weights, max_context, progress, more_devices);
-    if (arch == "mamba" || arch == "mamba2") {
-        if (!more_devices.empty())
-            throw Error(ErrorKind::Unsupported, weights.path() + ": splitting a " + arch + " model over devices is not supported");
-        if (arch == "mamba") return std::make_unique<RecurrentLm<Mamba>>(device, weights, progress);
-        return std::make_unique<RecurrentLm<Mamba2>>(device, weights, progress);
-    }
+    if (arch == "mamba") return std::make_unique<RecurrentLm<Mamba>>(device, weights, progress, more_devices);
+    if (arch == "mamba2") return std::make_unique<RecurrentLm<Mamba2>>(device, weights, progress, more_devices);
     throw Error(ErrorKind::Unsupported, weights.path() + ": architecture '" + (arch.empty() ? "(none)" : arch) +
                                             "' is not supported (vkml runs llama, mamba and mamba2)");
 }

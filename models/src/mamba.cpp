@@ -41,115 +41,92 @@ std::string MambaConfig::describe() const {
 }
 
 struct Mamba::Weights {
-    Tensor tok_embd, output_norm, output;
+    detail::SsmEnds ends;
     struct Layer {
         Tensor norm, in_x, in_z, conv_w, conv_b, x_dt, x_b, x_c, dt_w, dt_b, a, d, out;
     };
     std::vector<Layer> layers;
 };
 
-struct Mamba::Step : detail::SsmStep {
-    using SsmStep::SsmStep;
-};
-
-struct Mamba::Batch : detail::SsmBatcher {};
-
-namespace {
-
-Tensor f32(Device& dev, const WeightSource& w, const std::string& name, const Shape& shape) {
-    return upload_weight(dev, w.require(name, shape), DType::f32, name);
-}
-
-}  // namespace
-
-Mamba::Mamba(Device& device, const WeightSource& w, const LoadProgress& progress)
-    : device_(device.shared_from_this()), config_(MambaConfig::from_gguf(w)), weights_(std::make_unique<Weights>()),
-      batch_(std::make_unique<Batch>()) {
+Mamba::Mamba(Device& device, const WeightSource& w, const RecurrentOptions& options)
+    : device_(device.shared_from_this()), config_(MambaConfig::from_gguf(w)),
+      parts_(std::make_unique<detail::SsmParts>("mamba", device, options.more_devices, config_.layers)),
+      weights_(std::make_unique<Weights>()) {
     const MambaConfig& c = config_;
     Weights& W = *weights_;
     const int64_t E = c.inner, N = c.state, R = c.dt_rank;
-    const WeightInfo emb = w.require("token_embd.weight", {c.vocab, c.dim});
-    W.tok_embd = upload_weight(device, emb, emb.dtype == DType::f32 || !device.caps().fp16_storage ? DType::f32 : DType::f16,
-                               "token_embd.weight");
-    W.output_norm = f32(device, w, "output_norm.weight", {c.dim});
-    if (c.tied_output) {
-        W.output = W.tok_embd;
-    } else {
-        const WeightInfo o = w.require("output.weight", {c.vocab, c.dim});
-        W.output = upload_weight(device, o, o.dtype, "output.weight");
-    }
-    auto matrix = [&](const std::string& name, const Shape& shape) {
-        const WeightInfo info = w.require(name, shape);
-        return upload_weight(device, info, info.dtype, name);
-    };
+    W.ends = detail::load_ends(w, *parts_, c.vocab, c.dim, c.tied_output);
     for (int64_t i = 0; i < c.layers; ++i) {
+        Device& dev = parts_->of_layer(i);
+        auto vec = [&](const std::string& name, const Shape& shape) {
+            return upload_weight(dev, w.require(name, shape), DType::f32, name);
+        };
+        auto matrix = [&](const std::string& name, const Shape& shape) {
+            const WeightInfo info = w.require(name, shape);
+            return upload_weight(dev, info, info.dtype, name);
+        };
         Weights::Layer l;
-        l.norm = f32(device, w, layer(i, "attn_norm.weight"), {c.dim});
+        l.norm = vec(layer(i, "attn_norm.weight"), {c.dim});
         // in_proj [2E, D] and x_proj [R + 2N, E] are used as row slices: the kernels then write
         // x, z, dt, B and C as separate dense tensors with no split op.
         const Tensor in = matrix(layer(i, "ssm_in.weight"), {2 * E, c.dim});
         l.in_x = in.row_slice(0, E);
         l.in_z = in.row_slice(E, E);
-        l.conv_w = f32(device, w, layer(i, "ssm_conv1d.weight"), {E, c.conv});
-        l.conv_b = f32(device, w, layer(i, "ssm_conv1d.bias"), {E});
+        l.conv_w = vec(layer(i, "ssm_conv1d.weight"), {E, c.conv});
+        l.conv_b = vec(layer(i, "ssm_conv1d.bias"), {E});
         const Tensor xp = matrix(layer(i, "ssm_x.weight"), {R + 2 * N, E});
         l.x_dt = xp.row_slice(0, R);
         l.x_b = xp.row_slice(R, N);
         l.x_c = xp.row_slice(R + N, N);
         l.dt_w = matrix(layer(i, "ssm_dt.weight"), {E, R});
-        l.dt_b = f32(device, w, layer(i, "ssm_dt.bias"), {E});
-        l.a = f32(device, w, layer(i, "ssm_a"), {E, N});
-        l.d = f32(device, w, layer(i, "ssm_d"), {E});
+        l.dt_b = vec(layer(i, "ssm_dt.bias"), {E});
+        l.a = vec(layer(i, "ssm_a"), {E, N});
+        l.d = vec(layer(i, "ssm_d"), {E});
         l.out = matrix(layer(i, "ssm_out.weight"), {c.dim, E});
         W.layers.push_back(std::move(l));
-        if (progress) progress(i + 1, c.layers);
+        if (options.progress) options.progress(i + 1, c.layers);
     }
 }
 
 Mamba::~Mamba() = default;
 
 Mamba::Session Mamba::new_session() const {
-    std::vector<Shape> shapes;
-    for (int64_t i = 0; i < config_.layers; ++i) {
-        shapes.push_back({1, config_.conv - 1, config_.inner});
-        shapes.push_back({1, config_.inner, config_.state});
-    }
-    return detail::zero_session({device_}, shapes);
+    return parts_->zero_session({{1, config_.conv - 1, config_.inner}, {1, config_.inner, config_.state}});
 }
 
-Mamba::Step& Mamba::step_for(int64_t n, bool all_logits) {
-    if (Step* cached = detail::find_step(steps_, n, all_logits)) return *cached;
+detail::SsmStep& Mamba::step_for(detail::SsmPart& part, int64_t n, bool all_logits) {
+    if (detail::SsmStep* cached = detail::find_step(part.steps, n, all_logits)) return *cached;
     const MambaConfig& c = config_;
     const Weights& W = *weights_;
-    auto step = std::make_unique<Step>(*device_, n, all_logits);
-    Step& sg = *step;
+    Device& dev = *part.device;
+    auto step = std::make_unique<detail::SsmStep>(dev, n, all_logits);
+    detail::SsmStep& sg = *step;
     Graph& g = sg.graph;
     const int64_t D = c.dim, E = c.inner, N = c.state, R = c.dt_rank;
     const float eps = c.norm_eps;
-    const Step* st = step.get();
+    const detail::SsmStep* st = step.get();
 
-    const auto x = sg.embed(W.tok_embd, D);
-    auto matmul = [&sg](const Tensor& w, Graph::Value in, Graph::Value out) { sg.matmul(w, in, out); };
-    for (int64_t i = 0; i < c.layers; ++i) {
+    const auto x = part.first == 0 ? sg.embed(W.ends.tok_embd, D) : sg.input_x(dev, D);
+    for (int64_t i = part.first; i < part.last; ++i) {
         const Weights::Layer& L = W.layers[i];
-        const size_t li = static_cast<size_t>(i);
+        const size_t li = 2 * static_cast<size_t>(i);  // this layer's state tensors: conv, SSM
         const auto h = g.temp(DType::f32, {n, D}, "h");
         sg.rms_norm(x, L.norm, h, eps);
         const auto xs = g.temp(DType::f32, {n, E}, "xs"), z = g.temp(DType::f32, {n, E}, "z");
-        matmul(L.in_x, h, xs);
-        matmul(L.in_z, h, z);
+        sg.matmul(L.in_x, h, xs);
+        sg.matmul(L.in_z, h, z);
         const auto u = g.temp(DType::f32, {n, E}, "u");
         g.op("conv1d", {xs, g.constant(L.conv_w), g.constant(L.conv_b)}, {u}, [=](Stream& s, const Tensor* t) {
             for (const detail::SsmRun& r : st->runs)
-                ops::causal_conv1d(s, r.rows(t[0]), t[1], t[2], r.rows(t[3]), r.state[2 * li], /*silu=*/true);
+                ops::causal_conv1d(s, r.rows(t[0]), t[1], t[2], r.rows(t[3]), r.state[li], /*silu=*/true);
         });
         const auto dt_in = g.temp(DType::f32, {n, R}, "dt_in");
         const auto bm = g.temp(DType::f32, {n, N}, "B"), cm = g.temp(DType::f32, {n, N}, "C");
-        matmul(L.x_dt, u, dt_in);
-        matmul(L.x_b, u, bm);
-        matmul(L.x_c, u, cm);
+        sg.matmul(L.x_dt, u, dt_in);
+        sg.matmul(L.x_b, u, bm);
+        sg.matmul(L.x_c, u, cm);
         const auto delta = g.temp(DType::f32, {n, E}, "delta");
-        matmul(L.dt_w, dt_in, delta);
+        sg.matmul(L.dt_w, dt_in, delta);
         const auto y = g.temp(DType::f32, {n, E}, "y");
         g.op("selective_scan",
              {u, delta, g.constant(L.a), bm, cm, g.constant(L.d), z, g.constant(L.dt_b)}, {y},
@@ -157,14 +134,17 @@ Mamba::Step& Mamba::step_for(int64_t n, bool all_logits) {
                  for (const detail::SsmRun& r : st->runs)
                      ops::selective_scan(s, {r.rows(t[0]), r.rows(t[1]), t[2], r.rows(t[3]), r.rows(t[4]), t[5],
                                              r.rows(t[6]), t[7]},
-                                         r.rows(t[8]), r.state[2 * li + 1]);
+                                         r.rows(t[8]), r.state[li + 1]);
              });
         const auto o = g.temp(DType::f32, {n, D}, "o");
-        matmul(L.out, y, o);
+        sg.matmul(L.out, y, o);
         g.op("add", {x, o}, {x}, [](Stream& s, const Tensor* t) { ops::add(s, t[0], t[1], t[2]); });
     }
-    sg.finish(*device_, x, W.output_norm, eps, W.output, D, c.vocab);
-    return detail::add_step(steps_, std::move(step));
+    if (part.last == c.layers)
+        sg.finish(dev, x, W.ends.output_norm, eps, W.ends.output, D, c.vocab);
+    else
+        sg.finish_partial(dev, x);
+    return detail::add_step(part.steps, std::move(step));
 }
 
 Tensor Mamba::forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits) {
@@ -178,9 +158,10 @@ Tensor Mamba::forward_batch(Stream& s, const std::vector<Session*>& sessions,
 
 Tensor Mamba::run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
                   bool all_logits) {
-    return detail::run_recurrent("mamba", s, *batch_, sessions, tokens, static_cast<size_t>(2 * config_.layers),
-                                 config_.vocab, all_logits,
-                                 [this](int64_t n, bool all) -> detail::SsmStep& { return step_for(n, all); });
+    return detail::run_recurrent("mamba", s, *parts_, 2, sessions, tokens, config_.vocab, all_logits,
+                                 [this](detail::SsmPart& part, int64_t n, bool all) -> detail::SsmStep& {
+                                     return step_for(part, n, all);
+                                 });
 }
 
 std::vector<float> Mamba::logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits) {

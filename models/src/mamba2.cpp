@@ -54,7 +54,7 @@ WeightInfo require_mamba2_vector(const WeightSource& w, const std::string& name,
 }
 
 struct Mamba2::Weights {
-    Tensor tok_embd, output_norm, output;
+    detail::SsmEnds ends;
     struct Layer {
         Tensor norm, in_z, in_x, in_b, in_c, in_dt;     // row slices of in_proj
         Tensor conv_w[3], conv_b[3];                    // the conv of x, B and C
@@ -63,33 +63,22 @@ struct Mamba2::Weights {
     std::vector<Layer> layers;
 };
 
-struct Mamba2::Step : detail::SsmStep {
-    using SsmStep::SsmStep;
-};
-
-struct Mamba2::Batch : detail::SsmBatcher {};
-
-Mamba2::Mamba2(Device& device, const WeightSource& w, const LoadProgress& progress)
-    : device_(device.shared_from_this()), config_(Mamba2Config::from_gguf(w)), weights_(std::make_unique<Weights>()),
-      batch_(std::make_unique<Batch>()) {
+Mamba2::Mamba2(Device& device, const WeightSource& w, const RecurrentOptions& options)
+    : device_(device.shared_from_this()), config_(Mamba2Config::from_gguf(w)),
+      parts_(std::make_unique<detail::SsmParts>("mamba2", device, options.more_devices, config_.layers)),
+      weights_(std::make_unique<Weights>()) {
     const Mamba2Config& c = config_;
     Weights& W = *weights_;
     const int64_t E = c.inner, GN = c.groups * c.state, H = c.heads;
-    auto vec = [&](const WeightInfo& info, const std::string& name) { return upload_weight(device, info, DType::f32, name); };
-    auto matrix = [&](const std::string& name, const Shape& shape) {
-        const WeightInfo info = w.require(name, shape);
-        return upload_weight(device, info, info.dtype, name);
-    };
-    const WeightInfo emb = w.require("token_embd.weight", {c.vocab, c.dim});
-    W.tok_embd = upload_weight(device, emb, emb.dtype == DType::f32 || !device.caps().fp16_storage ? DType::f32 : DType::f16,
-                               "token_embd.weight");
-    W.output_norm = vec(w.require("output_norm.weight", {c.dim}), "output_norm.weight");
-    W.output = c.tied_output ? W.tok_embd : matrix("output.weight", {c.vocab, c.dim});
+    W.ends = detail::load_ends(w, *parts_, c.vocab, c.dim, c.tied_output);
     for (int64_t i = 0; i < c.layers; ++i) {
+        Device& dev = parts_->of_layer(i);
+        auto vec = [&](const WeightInfo& info, const std::string& name) { return upload_weight(dev, info, DType::f32, name); };
         Weights::Layer l;
         l.norm = vec(w.require(layer(i, "attn_norm.weight"), {c.dim}), layer(i, "attn_norm.weight"));
         // in_proj rows are [z | x | B | C | dt]: row slices let each product write a dense tensor.
-        const Tensor in = matrix(layer(i, "ssm_in.weight"), {c.in_proj_rows(), c.dim});
+        const WeightInfo in_info = w.require(layer(i, "ssm_in.weight"), {c.in_proj_rows(), c.dim});
+        const Tensor in = upload_weight(dev, in_info, in_info.dtype, layer(i, "ssm_in.weight"));
         l.in_z = in.row_slice(0, E);
         l.in_x = in.row_slice(E, E);
         l.in_b = in.row_slice(2 * E, GN);
@@ -97,15 +86,14 @@ Mamba2::Mamba2(Device& device, const WeightSource& w, const LoadProgress& progre
         l.in_dt = in.row_slice(2 * E + 2 * GN, H);
         // The conv over [x | B | C] is three convs (the SSD op takes x, B and C dense); the
         // weights are split on the host so each piece starts at an aligned offset.
-        const std::string cw_name = layer(i, "ssm_conv1d.weight"), cb_name = layer(i, "ssm_conv1d.bias");
-        const std::vector<float> cw = weight_to_floats(w.require(cw_name, {c.conv_dim(), c.conv}));
-        const std::vector<float> cb = weight_to_floats(w.require(cb_name, {c.conv_dim()}));
+        const std::vector<float> cw = weight_to_floats(w.require(layer(i, "ssm_conv1d.weight"), {c.conv_dim(), c.conv}));
+        const std::vector<float> cb = weight_to_floats(w.require(layer(i, "ssm_conv1d.bias"), {c.conv_dim()}));
         const int64_t first[3] = {0, E, E + GN}, rows[3] = {E, GN, GN};
         for (int p = 0; p < 3; ++p) {
             const auto wb = cw.begin() + first[p] * c.conv, bb = cb.begin() + first[p];
-            l.conv_w[p] = Tensor::from_floats(device, DType::f32, {rows[p], c.conv},
+            l.conv_w[p] = Tensor::from_floats(dev, DType::f32, {rows[p], c.conv},
                                               std::vector<float>(wb, wb + rows[p] * c.conv), Pool::Weights);
-            l.conv_b[p] = Tensor::from_floats(device, DType::f32, {rows[p]}, std::vector<float>(bb, bb + rows[p]),
+            l.conv_b[p] = Tensor::from_floats(dev, DType::f32, {rows[p]}, std::vector<float>(bb, bb + rows[p]),
                                               Pool::Weights);
         }
         l.dt_bias = vec(w.require(layer(i, "ssm_dt.bias"), {H}), layer(i, "ssm_dt.bias"));
@@ -113,9 +101,10 @@ Mamba2::Mamba2(Device& device, const WeightSource& w, const LoadProgress& progre
         l.d = vec(require_mamba2_vector(w, layer(i, "ssm_d"), H, {H, 1}), layer(i, "ssm_d"));
         l.ssm_norm = vec(require_mamba2_vector(w, layer(i, "ssm_norm.weight"), E, {c.groups, E / c.groups}),
                          layer(i, "ssm_norm.weight"));
-        l.out = matrix(layer(i, "ssm_out.weight"), {c.dim, E});
+        const WeightInfo out = w.require(layer(i, "ssm_out.weight"), {c.dim, E});
+        l.out = upload_weight(dev, out, out.dtype, layer(i, "ssm_out.weight"));
         W.layers.push_back(std::move(l));
-        if (progress) progress(i + 1, c.layers);
+        if (options.progress) options.progress(i + 1, c.layers);
     }
 }
 
@@ -123,29 +112,26 @@ Mamba2::~Mamba2() = default;
 
 Mamba2::Session Mamba2::new_session() const {
     const Mamba2Config& c = config_;
-    std::vector<Shape> shapes;
-    for (int64_t i = 0; i < c.layers; ++i) {
-        shapes.push_back({1, c.conv - 1, c.inner});
-        shapes.push_back({1, c.conv - 1, c.groups * c.state});
-        shapes.push_back({1, c.conv - 1, c.groups * c.state});
-        shapes.push_back({1, c.heads, c.head_dim, c.state});
-    }
-    return detail::zero_session({device_}, shapes);
+    return parts_->zero_session({{1, c.conv - 1, c.inner},
+                                 {1, c.conv - 1, c.groups * c.state},
+                                 {1, c.conv - 1, c.groups * c.state},
+                                 {1, c.heads, c.head_dim, c.state}});
 }
 
-Mamba2::Step& Mamba2::step_for(int64_t n, bool all_logits) {
-    if (Step* cached = detail::find_step(steps_, n, all_logits)) return *cached;
+detail::SsmStep& Mamba2::step_for(detail::SsmPart& part, int64_t n, bool all_logits) {
+    if (detail::SsmStep* cached = detail::find_step(part.steps, n, all_logits)) return *cached;
     const Mamba2Config& c = config_;
     const Weights& W = *weights_;
-    auto step = std::make_unique<Step>(*device_, n, all_logits);
-    Step& sg = *step;
+    Device& dev = *part.device;
+    auto step = std::make_unique<detail::SsmStep>(dev, n, all_logits);
+    detail::SsmStep& sg = *step;
     Graph& g = sg.graph;
     const int64_t D = c.dim, E = c.inner, N = c.state, G = c.groups, GN = G * N, H = c.heads, P = c.head_dim;
     const float eps = c.norm_eps;
-    const Step* st = step.get();
+    const detail::SsmStep* st = step.get();
 
-    const auto x = sg.embed(W.tok_embd, D);
-    for (int64_t i = 0; i < c.layers; ++i) {
+    const auto x = part.first == 0 ? sg.embed(W.ends.tok_embd, D) : sg.input_x(dev, D);
+    for (int64_t i = part.first; i < part.last; ++i) {
         const Weights::Layer& L = W.layers[i];
         const size_t li = 4 * static_cast<size_t>(i);  // this layer's state tensors: conv x, B, C; SSM
         const auto h = g.temp(DType::f32, {n, D}, "h");
@@ -190,8 +176,11 @@ Mamba2::Step& Mamba2::step_for(int64_t n, bool all_logits) {
         sg.matmul(L.out, y, o);
         g.op("add", {x, o}, {x}, [](Stream& s, const Tensor* t) { ops::add(s, t[0], t[1], t[2]); });
     }
-    sg.finish(*device_, x, W.output_norm, eps, W.output, D, c.vocab);
-    return detail::add_step(steps_, std::move(step));
+    if (part.last == c.layers)
+        sg.finish(dev, x, W.ends.output_norm, eps, W.ends.output, D, c.vocab);
+    else
+        sg.finish_partial(dev, x);
+    return detail::add_step(part.steps, std::move(step));
 }
 
 Tensor Mamba2::forward(Stream& s, Session& session, const std::vector<int32_t>& tokens, bool all_logits) {
@@ -205,9 +194,10 @@ Tensor Mamba2::forward_batch(Stream& s, const std::vector<Session*>& sessions,
 
 Tensor Mamba2::run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
                    bool all_logits) {
-    return detail::run_recurrent("mamba2", s, *batch_, sessions, tokens, static_cast<size_t>(4 * config_.layers),
-                                 config_.vocab, all_logits,
-                                 [this](int64_t n, bool all) -> detail::SsmStep& { return step_for(n, all); });
+    return detail::run_recurrent("mamba2", s, *parts_, 4, sessions, tokens, config_.vocab, all_logits,
+                                 [this](detail::SsmPart& part, int64_t n, bool all) -> detail::SsmStep& {
+                                     return step_for(part, n, all);
+                                 });
 }
 
 std::vector<float> Mamba2::logits(Session& session, const std::vector<int32_t>& tokens, bool all_logits) {

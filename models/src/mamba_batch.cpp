@@ -6,25 +6,6 @@
 
 namespace vkml::models::detail {
 
-RecurrentSession zero_session(const std::vector<std::shared_ptr<Device>>& devices, const std::vector<Shape>& shapes) {
-    RecurrentSession s;
-    std::vector<std::unique_ptr<Stream>> streams;  // one per device, in order of first use
-    std::vector<Device*> stream_devices;
-    for (size_t i = 0; i < shapes.size(); ++i) {
-        Device& dev = *devices[devices.size() == 1 ? 0 : i];
-        size_t k = 0;
-        while (k < stream_devices.size() && stream_devices[k] != &dev) ++k;
-        if (k == stream_devices.size()) {
-            stream_devices.push_back(&dev);
-            streams.push_back(std::make_unique<Stream>(dev));
-        }
-        s.state.push_back(Tensor::empty(dev, DType::f32, shapes[i]));
-        streams[k]->fill_zero(s.state.back());
-    }
-    for (auto& z : streams) z->finish();
-    return s;
-}
-
 namespace {
 
 // Sequence b's part of a gathered [S, ...] tensor.
@@ -35,7 +16,7 @@ Tensor part_of(const Tensor& gathered, int64_t batch, int64_t b) {
 }  // namespace
 
 std::vector<SsmRun> SsmBatcher::start(Stream& s, const std::vector<RecurrentSession*>& sessions,
-                                      const std::vector<int64_t>& lens) {
+                                      const std::vector<int64_t>& lens, size_t first, size_t last) {
     sessions_ = sessions;
     active_ = false;
     std::vector<SsmRun> runs;
@@ -50,21 +31,23 @@ std::vector<SsmRun> SsmBatcher::start(Stream& s, const std::vector<RecurrentSess
         return runs;
     }
     const int64_t batch = static_cast<int64_t>(sessions.size());
-    const std::vector<Tensor>& first = sessions.front()->state;
-    bool reuse = gathered_.size() == first.size();
-    for (size_t j = 0; reuse && j < first.size(); ++j)
-        reuse = gathered_[j].dim(0) == batch && gathered_[j].numel() == batch * first[j].numel() &&
-                &gathered_[j].device() == &first[j].device();
+    const std::vector<Tensor>& one = sessions.front()->state;
+    bool reuse = gathered_.size() == one.size() && first_ == first && last_ == last;
+    for (size_t j = first; reuse && j < last; ++j)
+        reuse = gathered_[j].dim(0) == batch && gathered_[j].numel() == batch * one[j].numel() &&
+                &gathered_[j].device() == &one[j].device();
     if (!reuse) {
-        gathered_.clear();
-        for (const Tensor& t : first) {
-            Shape shape = t.shape();
+        gathered_.assign(one.size(), Tensor{});
+        for (size_t j = first; j < last; ++j) {
+            Shape shape = one[j].shape();
             shape[0] = batch;
-            gathered_.push_back(Tensor::empty(t.device(), DType::f32, shape));
+            gathered_[j] = Tensor::empty(one[j].device(), DType::f32, shape);
         }
+        first_ = first;
+        last_ = last;
     }
     for (int64_t b = 0; b < batch; ++b)
-        for (size_t j = 0; j < first.size(); ++j)
+        for (size_t j = first; j < last; ++j)
             s.copy(sessions[static_cast<size_t>(b)]->state[j], part_of(gathered_[j], batch, b));
     active_ = true;
     runs.push_back({0, batch, lens.front(), gathered_});
@@ -75,9 +58,58 @@ void SsmBatcher::finish(Stream& s) {
     if (!active_) return;
     const int64_t batch = static_cast<int64_t>(sessions_.size());
     for (int64_t b = 0; b < batch; ++b)
-        for (size_t j = 0; j < gathered_.size(); ++j)
+        for (size_t j = first_; j < last_; ++j)
             s.copy(part_of(gathered_[j], batch, b), sessions_[static_cast<size_t>(b)]->state[j]);
     active_ = false;
+}
+
+SsmParts::SsmParts(const char* arch, Device& device, const std::vector<std::shared_ptr<Device>>& more, int64_t layers) {
+    std::vector<std::shared_ptr<Device>> devices = {device.shared_from_this()};
+    devices.insert(devices.end(), more.begin(), more.end());
+    const int64_t count = static_cast<int64_t>(devices.size());
+    if (count > layers)
+        throw Error(ErrorKind::InvalidArgument, std::string(arch) + ": " + std::to_string(count) + " devices for " +
+                                                    std::to_string(layers) + " layers");
+    for (int64_t p = 0; p < count; ++p) {
+        auto part = std::make_unique<SsmPart>();
+        part->device = devices[static_cast<size_t>(p)];
+        part->first = layers * p / count;
+        part->last = layers * (p + 1) / count;
+        if (p > 0) part->stream = std::make_unique<Stream>(*part->device);
+        for (int64_t i = part->first; i < part->last; ++i) layer_part.push_back(static_cast<size_t>(p));
+        parts.push_back(std::move(part));
+    }
+}
+
+RecurrentSession SsmParts::zero_session(const std::vector<Shape>& per_layer) const {
+    RecurrentSession s;
+    for (const auto& part : parts) {
+        Stream z(*part->device);
+        for (int64_t i = part->first; i < part->last; ++i)
+            for (const Shape& shape : per_layer) {
+                s.state.push_back(Tensor::empty(*part->device, DType::f32, shape));
+                z.fill_zero(s.state.back());
+            }
+        z.finish();
+    }
+    return s;
+}
+
+SsmEnds load_ends(const WeightSource& w, const SsmParts& parts, int64_t vocab, int64_t dim, bool tied) {
+    SsmEnds e;
+    Device& first = parts.first();
+    Device& last = parts.last();
+    const WeightInfo emb = w.require("token_embd.weight", {vocab, dim});
+    const DType table_type = emb.dtype == DType::f32 || !first.caps().fp16_storage ? DType::f32 : DType::f16;
+    e.tok_embd = upload_weight(first, emb, table_type, "token_embd.weight");
+    e.output_norm = upload_weight(last, w.require("output_norm.weight", {dim}), DType::f32, "output_norm.weight");
+    if (!tied) {
+        const WeightInfo o = w.require("output.weight", {vocab, dim});
+        e.output = upload_weight(last, o, o.dtype, "output.weight");
+    } else {
+        e.output = &last == &first ? e.tok_embd : upload_weight(last, emb, table_type, "token_embd.weight");
+    }
+    return e;
 }
 
 std::vector<uint32_t> batch_ids(const char* arch, const std::vector<RecurrentSession*>& sessions,
@@ -98,6 +130,39 @@ std::vector<uint32_t> batch_ids(const char* arch, const std::vector<RecurrentSes
         all.insert(all.end(), tokens[i].begin(), tokens[i].end());
     }
     return checked_ids(arch, all, vocab);
+}
+
+Tensor run_recurrent(const char* arch, Stream& s, SsmParts& parts, size_t per_layer,
+                     const std::vector<RecurrentSession*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
+                     int64_t vocab, bool all_logits, const SsmStepFor& step_for) {
+    const size_t states = per_layer * static_cast<size_t>(parts.parts.back()->last);
+    const std::vector<uint32_t> ids = batch_ids(arch, sessions, tokens, states, vocab);
+    std::vector<int64_t> lens;
+    for (const auto& t : tokens) lens.push_back(static_cast<int64_t>(t.size()));
+    const int64_t n = static_cast<int64_t>(ids.size());
+    Tensor logits;
+    std::vector<float> x;  // activations crossing to the next device
+    for (size_t p = 0; p < parts.parts.size(); ++p) {
+        SsmPart& part = *parts.parts[p];
+        const bool last = p + 1 == parts.parts.size();
+        Stream& ps = p == 0 ? s : *part.stream;
+        ps.finish();  // earlier work may still read the gathered states or this graph's memory
+        SsmStep& step = step_for(part, n, all_logits);
+        step.runs = part.batcher.start(ps, sessions, lens, per_layer * static_cast<size_t>(part.first),
+                                       per_layer * static_cast<size_t>(part.last));
+        if (p == 0) logits = step.run(ps, ids);
+        else step.run_from(ps, x);
+        part.batcher.finish(ps);
+        if (!last) {
+            ps.finish();
+            x = step.graph.tensor(step.x_out).to_floats();
+        } else if (p > 0) {
+            ps.finish();
+            logits = step.graph.tensor(step.logits);
+        }
+    }
+    for (size_t i = 0; i < sessions.size(); ++i) sessions[i]->pos += lens[i];
+    return logits;
 }
 
 }  // namespace vkml::models::detail

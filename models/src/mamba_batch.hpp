@@ -1,9 +1,12 @@
 // What the recurrent (Mamba-style) models share on top of StepGraph (internal to models/):
-// sessions as lists of per-layer state tensors, a batch of sequences mapped onto runs of the
-// conv/scan ops, and the forward that checks the batch, gathers states, records and scatters.
+// sessions as lists of per-layer state tensors; a batch of sequences mapped onto runs of the
+// conv/scan ops; layers split over devices; and the forward that checks the batch, gathers
+// states, records each device's graph and hands the activations on.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "step_graph.hpp"
@@ -31,26 +34,53 @@ struct SsmStep : StepGraph {
     std::vector<SsmRun> runs;  // the running batch, set before each recording
 };
 
-// A session of zero-filled f32 tensors of these shapes (each [1, ...]); devices[i] holds
-// tensor i (one device for all when it has one entry).
-RecurrentSession zero_session(const std::vector<std::shared_ptr<Device>>& devices, const std::vector<Shape>& shapes);
-
-// Maps a batch's sequences onto runs. Sequences of one length (two or more) run as one batch
-// over copies of their states gathered into [S, ...] tensors, which finish() copies back (the
-// tensors are kept for the next batch of the same size). Otherwise each sequence is a run of
-// its own on its own state; its rows are then bound at their offsets, which must meet the
-// device's storage-offset alignment (the op says so when they do not).
+// Maps a batch's sequences onto runs, for the state tensors [first, last) of the sessions.
+// Sequences of one length (two or more) run as one batch over copies of their states gathered
+// into [S, ...] tensors, which finish() copies back (the tensors are kept for the next batch of
+// the same size). Otherwise each sequence is a run of its own on its own state; its rows are
+// then bound at their offsets, which must meet the device's storage-offset alignment (the op
+// says so when they do not).
 class SsmBatcher {
 public:
     std::vector<SsmRun> start(Stream& s, const std::vector<RecurrentSession*>& sessions,
-                              const std::vector<int64_t>& lens);
+                              const std::vector<int64_t>& lens, size_t first, size_t last);
     void finish(Stream& s);
 
 private:
     std::vector<RecurrentSession*> sessions_;
     std::vector<Tensor> gathered_;
+    size_t first_ = 0, last_ = 0;
     bool active_ = false;
 };
+
+// The layers [first, last) that one device runs, with its cached graphs.
+struct SsmPart {
+    std::shared_ptr<Device> device;
+    int64_t first = 0, last = 0;
+    std::vector<std::unique_ptr<SsmStep>> steps;  // graphs by token count, most recent last
+    std::unique_ptr<Stream> stream;               // for parts after the first
+    SsmBatcher batcher;
+};
+
+// A model's layers split into contiguous ranges over `device` and `more` (in order); with no
+// more devices, one part holds them all.
+struct SsmParts {
+    std::vector<std::unique_ptr<SsmPart>> parts;
+    std::vector<size_t> layer_part;  // which part runs each layer
+    SsmParts(const char* arch, Device& device, const std::vector<std::shared_ptr<Device>>& more, int64_t layers);
+    Device& first() const { return *parts.front()->device; }
+    Device& last() const { return *parts.back()->device; }
+    Device& of_layer(int64_t i) const { return *parts[layer_part[static_cast<size_t>(i)]]->device; }
+    // A session of zero-filled f32 tensors: `per_layer` shapes for each layer, on its device.
+    RecurrentSession zero_session(const std::vector<Shape>& per_layer) const;
+};
+
+// The token table (on the first device, f32 or f16 for the gather kernel), the final norm and
+// the LM head (on the last device; the token table again when the head is tied).
+struct SsmEnds {
+    Tensor tok_embd, output_norm, output;
+};
+SsmEnds load_ends(const WeightSource& w, const SsmParts& parts, int64_t vocab, int64_t dim, bool tied);
 
 // Checks a batch (as many token lists as sessions, none empty, no session twice, each made by
 // a model with `state_count` state tensors, ids inside the vocabulary) and returns all ids,
@@ -58,22 +88,14 @@ private:
 std::vector<uint32_t> batch_ids(const char* arch, const std::vector<RecurrentSession*>& sessions,
                                 const std::vector<std::vector<int32_t>>& tokens, size_t state_count, int64_t vocab);
 
-// One forward of a batch: checks it, records step_for(total tokens, all_logits) with the
-// batch's runs, copies gathered states back and advances every session.
-template <class StepFor>
-Tensor run_recurrent(const char* arch, Stream& s, SsmBatcher& batcher, const std::vector<RecurrentSession*>& sessions,
-                     const std::vector<std::vector<int32_t>>& tokens, size_t state_count, int64_t vocab,
-                     bool all_logits, StepFor&& step_for) {
-    const std::vector<uint32_t> ids = batch_ids(arch, sessions, tokens, state_count, vocab);
-    std::vector<int64_t> lens;
-    for (const auto& t : tokens) lens.push_back(static_cast<int64_t>(t.size()));
-    s.finish();  // earlier work may still read the gathered states or this graph's memory
-    SsmStep& step = step_for(static_cast<int64_t>(ids.size()), all_logits);
-    step.runs = batcher.start(s, sessions, lens);
-    Tensor logits = step.run(s, ids);
-    batcher.finish(s);
-    for (size_t i = 0; i < sessions.size(); ++i) sessions[i]->pos += lens[i];
-    return logits;
-}
+using SsmStepFor = std::function<SsmStep&(SsmPart& part, int64_t n, bool all_logits)>;
+
+// One forward of a batch: checks it; per part, gathers the states it needs, records
+// step_for(part, total tokens, all_logits) (the first part from the ids, the others from
+// the previous part's activations, through the host) and copies the states back; advances every
+// session. The logits are valid once `s` has finished (at once when split over devices).
+Tensor run_recurrent(const char* arch, Stream& s, SsmParts& parts, size_t per_layer,
+                     const std::vector<RecurrentSession*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
+                     int64_t vocab, bool all_logits, const SsmStepFor& step_for);
 
 }  // namespace vkml::models::detail

@@ -38,8 +38,8 @@ private:
 };
 
 // Loads the architecture named by `general.architecture` (llama, mamba, mamba2). max_context bounds the
-// KV cache of attention models (0: the model's own context length). `more_devices` splits a
-// llama's layers over `device` and these (mamba, mamba2: Unsupported).
+// KV cache of attention models (0: the model's own context length). `more_devices` splits the
+// model's layers over `device` and these.
 std::unique_ptr<LanguageModel> load_language_model(Device& device, const WeightSource& weights,
                                                    int64_t max_context = 0, const LoadProgress& progress = {},
                                                    const std::vector<std::shared_ptr<Device>>& more_devices = {});

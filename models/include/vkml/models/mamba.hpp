@@ -15,11 +15,26 @@ namespace vkml::models {
 
 // One sequence's state in a recurrent (Mamba-style) model: per layer a fixed list of f32
 // tensors (conv windows, SSM state), each [1, ...] and zero at the start, layer after layer;
-// and the number of tokens the sequence has seen.
+// and the number of tokens the sequence has seen. Copies share the state tensors.
 struct RecurrentSession {
     std::vector<Tensor> state;
     int64_t pos = 0;
 };
+
+struct RecurrentOptions {
+    LoadProgress progress;  // called after each layer is uploaded
+    // More devices to split the layers over, as LlamaOptions::more_devices: contiguous ranges
+    // in order; the first device holds the token table, the last the LM head, and each layer's
+    // state lives with its layer. Activations cross between devices through the host, so such
+    // a forward is synchronous.
+    std::vector<std::shared_ptr<Device>> more_devices;
+};
+
+namespace detail {
+struct SsmParts;
+struct SsmPart;
+struct SsmStep;
+}  // namespace detail
 
 struct MambaConfig {
     int64_t vocab = 0, dim = 0, layers = 0;
@@ -38,7 +53,9 @@ struct MambaConfig {
 // Thread safety: one model may serve several sessions, but forward() calls must not overlap.
 class Mamba {
 public:
-    Mamba(Device& device, const WeightSource& weights, const LoadProgress& progress = {});
+    Mamba(Device& device, const WeightSource& weights, const RecurrentOptions& options = {});
+    Mamba(Device& device, const WeightSource& weights, const LoadProgress& progress)
+        : Mamba(device, weights, RecurrentOptions{progress, {}}) {}
     ~Mamba();
     Mamba(const Mamba&) = delete;
     Mamba& operator=(const Mamba&) = delete;
@@ -64,17 +81,14 @@ public:
 
 private:
     struct Weights;
-    struct Step;
-    Step& step_for(int64_t n, bool all_logits);
+    detail::SsmStep& step_for(detail::SsmPart& part, int64_t n, bool all_logits);
     Tensor run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
                bool all_logits);
 
     std::shared_ptr<Device> device_;
     MambaConfig config_;
+    std::unique_ptr<detail::SsmParts> parts_;
     std::unique_ptr<Weights> weights_;
-    std::vector<std::unique_ptr<Step>> steps_;
-    struct Batch;
-    std::unique_ptr<Batch> batch_;
 };
 
 }  // namespace vkml::models

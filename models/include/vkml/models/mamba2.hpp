@@ -43,7 +43,9 @@ struct Mamba2Config {
 // the chunked SSD op, decode the same op on one token. Thread safety as Mamba.
 class Mamba2 {
 public:
-    Mamba2(Device& device, const WeightSource& weights, const LoadProgress& progress = {});
+    Mamba2(Device& device, const WeightSource& weights, const RecurrentOptions& options = {});
+    Mamba2(Device& device, const WeightSource& weights, const LoadProgress& progress)
+        : Mamba2(device, weights, RecurrentOptions{progress, {}}) {}
     ~Mamba2();
     Mamba2(const Mamba2&) = delete;
     Mamba2& operator=(const Mamba2&) = delete;
@@ -64,17 +66,14 @@ public:
 
 private:
     struct Weights;
-    struct Step;
-    struct Batch;
-    Step& step_for(int64_t n, bool all_logits);
+    detail::SsmStep& step_for(detail::SsmPart& part, int64_t n, bool all_logits);
     Tensor run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
                bool all_logits);
 
     std::shared_ptr<Device> device_;
     Mamba2Config config_;
+    std::unique_ptr<detail::SsmParts> parts_;
     std::unique_ptr<Weights> weights_;
-    std::vector<std::unique_ptr<Step>> steps_;
-    std::unique_ptr<Batch> batch_;
 };
 
 // GGUF tensors of the mamba2 architecture whose shape llama.cpp's converter and Hugging Face
