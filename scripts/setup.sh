@@ -3,15 +3,24 @@
 # Run as root (or with sudo available) on Debian 12.
 #   --torch   also PyTorch (python3-torch) and OpenBLAS, for the tiny models' training code and
 #             the PyTorch parity tests (scripts/run_tests.sh passes it)
+#   --fuzz    also clang and its runtime libraries (libFuzzer, ASan, UBSan) for the fuzz/ targets
+#             (scripts/fuzz.sh; scripts/run_tests.sh passes it). The GCC sanitizer runtimes of
+#             the -DVKML_SANITIZE=ON build come with g++ (libasan8, libubsan1).
 set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config libvulkan-dev glslc glslang-tools spirv-tools libglm-dev
           libgtest-dev libbenchmark-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools)
 
-if [ "${1:-}" = "--torch" ]; then
-  # OpenBLAS speeds up Debian's torch on CPU about 15x over the reference BLAS.
-  packages+=(python3-torch libopenblas0-serial)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    # OpenBLAS speeds up Debian's torch on CPU about 15x over the reference BLAS.
+    --torch) packages+=(python3-torch libopenblas0-serial) ;;
+    # libclang-rt-14-dev holds libclang_rt.fuzzer/asan/ubsan; clang only recommends it and we
+    # install without recommends.
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "setup: unknown option $arg (expected --torch, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
