@@ -1,13 +1,14 @@
 // Pre-tokenizers of byte-level BPE: split text into words before merging, as llama.cpp does.
 // Patterns are matched by hand over decoded characters (no regex engine): the GPT-2 pattern
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// and DeepSeek-Coder's sequence of patterns, each splitting the pieces the previous one left.
+// and DeepSeek-Coder's sequence of patterns, each splitting the pieces the previous one left;
+// and BERT's word splitting for WordPiece.
 #include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "vkml/models/tokenizer.hpp"
+#include "tokenizer_internal.hpp"
 #include "vkml/models/unicode.hpp"
 
 namespace vkml::models {
@@ -190,6 +191,17 @@ std::vector<std::string> deepseek_coder_split(std::string_view text) {
     return words;
 }
 
+// BERT's CJK ideograph blocks (the ranges Hugging Face's BertNormalizer and llama.cpp use; the
+// 0x2B920 start is theirs, not the Unicode block's 0x2B820).
+bool is_cjk_ideograph(uint32_t c) {
+    return in_ranges(c, {{0x4E00, 0x9FFF}, {0x3400, 0x4DBF}, {0x20000, 0x2A6DF}, {0x2A700, 0x2B73F},
+                         {0x2B740, 0x2B81F}, {0x2B920, 0x2CEAF}, {0xF900, 0xFAFF}, {0x2F800, 0x2FA1F}});
+}
+
+bool is_ascii_symbol(uint32_t c) {  // general category S* below 0x7F
+    return c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' || c == '`' || c == '|' || c == '~';
+}
+
 struct ByteMap {
     std::string to_utf8[256];
     int from_cp[512];
@@ -215,11 +227,34 @@ const ByteMap& byte_map() {
 const std::string& gpt2_byte_to_utf8(uint8_t b) { return byte_map().to_utf8[b]; }
 int gpt2_utf8_to_byte(uint32_t cp) { return cp < 512 ? byte_map().from_cp[cp] : -1; }
 
+std::vector<std::string> bert_words(std::string_view text, bool lowercase, bool strip_accents) {
+    std::vector<std::string> words(1);
+    for (const Char& ch : unicode::decode_utf8(text)) {
+        const uint32_t c = strip_accents ? unicode::nfd_base(ch.cp) : ch.cp;
+        if (unicode::is_whitespace(c)) {
+            if (!words.back().empty()) words.emplace_back();
+            continue;
+        }
+        if (c == 0 || c == 0xFFFD || unicode::is_control(c)) continue;
+        const std::string s = unicode::encode_utf8(lowercase ? unicode::to_lower(c) : c);
+        if (unicode::is_punctuation(c) || is_ascii_symbol(c) || is_cjk_ideograph(c)) {
+            if (!words.back().empty()) words.emplace_back();
+            words.back() = s;
+            words.emplace_back();
+        } else {
+            words.back() += s;
+        }
+    }
+    if (words.back().empty()) words.pop_back();
+    return words;
+}
+
 std::vector<std::string> pretokenize(Tokenizer::PreTokenizer kind, std::string_view text) {
     switch (kind) {
         case Tokenizer::PreTokenizer::none: return {std::string(text)};
         case Tokenizer::PreTokenizer::gpt2: return gpt2_split(text);
         case Tokenizer::PreTokenizer::deepseek_coder: return deepseek_coder_split(text);
+        case Tokenizer::PreTokenizer::bert: return bert_words(text, true, true);
     }
     return {std::string(text)};
 }

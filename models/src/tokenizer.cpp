@@ -1,5 +1,6 @@
-// Tokenizer: vocabulary loading, special-token splitting, SentencePiece-style and byte-level
-// BPE encoding, decoding. The pre-tokenizers live in pretokenize.cpp.
+// Tokenizer: GGUF vocabulary loading, special-token splitting, SentencePiece-style, BPE and
+// WordPiece encoding, decoding. The pre-tokenizers live in pretokenize.cpp, the tokenizer.json
+// loader in tokenizer_hf.cpp.
 #include "vkml/models/tokenizer.hpp"
 
 #include <algorithm>
@@ -7,14 +8,10 @@
 #include <queue>
 
 #include "vkml/error.hpp"
+#include "tokenizer_internal.hpp"
 #include "vkml/models/unicode.hpp"
 
 namespace vkml::models {
-
-// pretokenize.cpp
-std::vector<std::string> pretokenize(Tokenizer::PreTokenizer kind, std::string_view text);
-const std::string& gpt2_byte_to_utf8(uint8_t b);
-int gpt2_utf8_to_byte(uint32_t cp);
 
 namespace {
 const std::string kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
@@ -76,9 +73,13 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
         t.model_ = Model::spm;
     else if (model == "gpt2")
         t.model_ = Model::bpe;
+    else if (model == "bert")
+        t.model_ = Model::wpm;
     else
         throw Error(ErrorKind::Unsupported, f.path() + ": tokenizer model '" + model +
-                                                "' is not supported (llama and gpt2 are)");
+                                                "' is not supported (llama, gpt2 and bert are)");
+    t.space_marker_ = t.model_ != Model::bpe;
+    t.byte_level_ = t.model_ == Model::bpe;
     t.tokens_ = f.get_string_array("tokenizer.ggml.tokens");
     const size_t n = t.tokens_.size();
     if (n == 0 || n > (1u << 31) - 1) throw Error(ErrorKind::BadFile, f.path() + ": tokenizer.ggml.tokens is empty or too large");
@@ -101,7 +102,6 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
             if (t.types_[i] == TokenType::byte && byte_token_value(t.tokens_[i]) < 0)
                 throw Error(ErrorKind::BadFile, f.path() + ": byte token " + std::to_string(i) + " is '" + t.tokens_[i] +
                                                     "', not <0xHH>");
-    t.index_.reserve(n);
     for (size_t i = 0; i < n; ++i) t.index_.emplace(t.tokens_[i], static_cast<int32_t>(i));  // first id wins
 
     auto id_key = [&](const char* key, int32_t& out) {
@@ -114,23 +114,19 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
     id_key("tokenizer.ggml.bos_token_id", t.bos_);
     id_key("tokenizer.ggml.eos_token_id", t.eos_);
     id_key("tokenizer.ggml.unknown_token_id", t.unk_);
+    if (t.model_ == Model::wpm) {  // as llama.cpp: [CLS] text [SEP], the CLS playing BOS
+        id_key("tokenizer.ggml.cls_token_id", t.bos_);
+        id_key("tokenizer.ggml.seperator_token_id", t.sep_);  // sic: llama.cpp's key
+        if (t.unk_ < 0) t.unk_ = t.find("[UNK]");
+    }
     if (t.model_ == Model::spm) {
         if (t.bos_ < 0 && n > 1) t.bos_ = 1;
         if (t.eos_ < 0 && n > 2) t.eos_ = 2;
         if (t.unk_ < 0) t.unk_ = 0;
     }
-    t.add_bos_ = f.has("tokenizer.ggml.add_bos_token") ? f.get_bool("tokenizer.ggml.add_bos_token") : t.model_ == Model::spm;
+    t.add_bos_ = f.has("tokenizer.ggml.add_bos_token") ? f.get_bool("tokenizer.ggml.add_bos_token") : t.model_ != Model::bpe;
     t.add_space_prefix_ = f.has("tokenizer.ggml.add_space_prefix") ? f.get_bool("tokenizer.ggml.add_space_prefix") : true;
-
-    for (int b = 0; b < 256; ++b) {
-        if (t.model_ == Model::spm) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "<0x%02X>", b);
-            t.byte_tokens_[b] = t.find(buf);
-        } else {
-            t.byte_tokens_[b] = t.find(gpt2_byte_to_utf8(static_cast<uint8_t>(b)));
-        }
-    }
+    t.byte_fallback_ = t.model_ == Model::spm;
 
     if (t.model_ == Model::bpe) {
         std::string pre = f.string_or_none("tokenizer.ggml.pre").value_or("default");
@@ -144,16 +140,43 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
             t.merges_.emplace(merges[r], static_cast<int32_t>(r));
         }
     } else {
-        t.pre_ = PreTokenizer::none;
+        t.pre_ = t.model_ == Model::wpm ? PreTokenizer::bert : PreTokenizer::none;
     }
-
-    for (size_t i = 0; i < n; ++i)
-        if ((t.types_[i] == TokenType::control || t.types_[i] == TokenType::user_defined) && !t.tokens_[i].empty())
-            t.specials_.push_back(static_cast<int32_t>(i));
-    std::stable_sort(t.specials_.begin(), t.specials_.end(), [&](int32_t a, int32_t b) {
-        return t.tokens_[static_cast<size_t>(a)].size() > t.tokens_[static_cast<size_t>(b)].size();
-    });
+    t.finish_load(f.path());
     return t;
+}
+
+// What both loaders derive from the vocabulary: the text -> id index, byte tokens, the special
+// tokens in matching order.
+void Tokenizer::finish_load(const std::string& source) {
+    const size_t n = tokens_.size();
+    if (index_.empty()) {
+        index_.reserve(n);
+        for (size_t i = 0; i < n; ++i) index_.emplace(tokens_[i], static_cast<int32_t>(i));  // first id wins
+    }
+    if (scores_.size() != n) scores_.assign(n, 0.0f);
+    for (int b = 0; b < 256; ++b) {
+        byte_tokens_[b] = -1;
+        if (byte_level_) {
+            byte_tokens_[b] = find(gpt2_byte_to_utf8(static_cast<uint8_t>(b)));
+        } else if (byte_fallback_) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+            byte_tokens_[b] = find(buf);
+        }
+    }
+    max_token_len_ = 0;
+    for (const std::string& s : tokens_) max_token_len_ = std::max(max_token_len_, s.size());
+    if (model_ == Model::wpm && unk_ < 0)
+        throw Error(ErrorKind::BadFile, source + ": a WordPiece vocabulary needs an unknown token ([UNK])");
+
+    specials_.clear();
+    for (size_t i = 0; i < n; ++i)
+        if ((types_[i] == TokenType::control || types_[i] == TokenType::user_defined) && !tokens_[i].empty())
+            specials_.push_back(static_cast<int32_t>(i));
+    std::stable_sort(specials_.begin(), specials_.end(), [&](int32_t a, int32_t b) {
+        return tokens_[static_cast<size_t>(a)].size() > tokens_[static_cast<size_t>(b)].size();
+    });
 }
 
 int32_t Tokenizer::find(std::string_view text) const {
@@ -201,15 +224,20 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     for (const Fragment& f : frags) {
         if (f.token >= 0) {
             out.push_back(f.token);
-            prev_special = true;
-        } else {
-            if (model_ == Model::spm)
-                encode_spm(text.substr(f.offset, f.len), prev_special, out);
-            else
-                encode_bpe(text.substr(f.offset, f.len), out);
-            prev_special = false;
+            prev_special = !prefix_first_only_;
+            continue;
         }
+        const std::string_view part = text.substr(f.offset, f.len);
+        const bool prefix = prev_special && (!prefix_first_only_ || f.offset == 0);
+        if (model_ == Model::spm)
+            encode_spm(part, prefix, out);
+        else if (model_ == Model::bpe)
+            encode_bpe(part, prefix, out);
+        else
+            encode_wpm(part, out);
+        prev_special = false;
     }
+    if (add_bos && sep_ >= 0) out.push_back(sep_);
     return out;
 }
 
@@ -258,25 +286,86 @@ void Tokenizer::encode_spm(std::string_view raw, bool space_prefix, std::vector<
             out.push_back(id);
             continue;
         }
-        for (char c : piece) {  // byte fallback
-            const int32_t b = byte_tokens_[static_cast<uint8_t>(c)];
-            if (b >= 0)
-                out.push_back(b);
-            else if (unk_ >= 0)
-                out.push_back(unk_);
-        }
+        push_unknown(piece, out);
     }
 }
 
-void Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) const {
-    for (const std::string& word : pretokenize(pre_, text)) {
-        std::string mapped;
-        for (char c : word) mapped += gpt2_byte_to_utf8(static_cast<uint8_t>(c));
-        bpe_word(mapped, out);
+// A piece with no token: its bytes as byte tokens, or [UNK] for a byte that has none.
+void Tokenizer::push_unknown(std::string_view piece, std::vector<int32_t>& out) const {
+    for (char c : piece) {
+        const int32_t b = byte_tokens_[static_cast<uint8_t>(c)];
+        if (b >= 0)
+            out.push_back(b);
+        else if (unk_ >= 0)
+            out.push_back(unk_);
+    }
+}
+
+void Tokenizer::encode_bpe(std::string_view text, bool space_prefix, std::vector<int32_t>& out) const {
+    if (byte_level_) {
+        std::string prefixed;
+        if (byte_prefix_space_ && space_prefix && !text.empty() && text[0] != ' ') {
+            prefixed = " " + std::string(text);
+            text = prefixed;
+        }
+        for (const std::string& word : pretokenize(pre_, text)) {
+            std::string mapped;
+            for (char c : word) mapped += gpt2_byte_to_utf8(static_cast<uint8_t>(c));
+            bpe_word(mapped, out);
+        }
+        return;
+    }
+    // Llama-style BPE (tokenizer.json): the SentencePiece text, then merges by rank.
+    std::string norm = (add_space_prefix_ && space_prefix) ? " " : "";
+    norm += text;
+    if (space_marker_) norm = replace_all(norm, " ", kSpace);
+    if (!metaspace_split_) {
+        bpe_word(norm, out);
+        return;
+    }
+    size_t start = 0;  // Metaspace split: each U+2581 begins a word
+    for (size_t p = 0; (p = norm.find(kSpace, p + 1)) != std::string::npos && p < norm.size();) {
+        bpe_word(norm.substr(start, p - start), out);
+        start = p;
+    }
+    bpe_word(norm.substr(start), out);
+}
+
+void Tokenizer::encode_wpm(std::string_view text, std::vector<int32_t>& out) const {
+    // As llama.cpp: per word, the longest token matching at the start (with the word-initial
+    // U+2581), then the longest from where it ended, and so on; any dead end makes the whole word
+    // one [UNK].
+    for (const std::string& word : bert_words(text, lowercase_, strip_accents_)) {
+        if (word.empty()) continue;
+        if (max_word_chars_ > 0 && unicode::decode_utf8(word).size() > max_word_chars_) {
+            out.push_back(unk_);
+            continue;
+        }
+        const std::string w = kSpace + word;
+        const size_t first = out.size();
+        for (size_t i = 0; i < w.size();) {
+            size_t j = std::min(w.size(), i + max_token_len_);
+            int32_t id = -1;
+            for (; j > i; --j)
+                if ((id = find(std::string_view(w).substr(i, j - i))) >= 0) break;
+            if (id < 0) {
+                out.resize(first);
+                break;
+            }
+            out.push_back(id);
+            i = j;
+        }
+        if (out.size() == first) out.push_back(unk_);
     }
 }
 
 void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) const {
+    if (word.empty()) return;
+    if (ignore_merges_)
+        if (const int32_t id = find(word); id >= 0) {
+            out.push_back(id);
+            return;
+        }
     std::vector<Symbol> syms = utf8_symbols(word);
     struct Bigram {
         int left, right;
@@ -315,11 +404,16 @@ void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) con
             out.push_back(id);
             continue;
         }
-        // No token for the merged symbol: its characters one by one (each a GPT-2 byte char).
+        // No token for the merged symbol: its characters one by one (each a GPT-2 byte char),
+        // a character with no token as its bytes (byte fallback) or [UNK].
         for (const auto& ch : unicode::decode_utf8(piece)) {
-            const int32_t c = find(std::string_view(piece).substr(ch.offset, ch.len));
-            if (c >= 0) out.push_back(c);
-            else if (unk_ >= 0) out.push_back(unk_);
+            const std::string_view c = std::string_view(piece).substr(ch.offset, ch.len);
+            if (const int32_t id = find(c); id >= 0)
+                out.push_back(id);
+            else if (byte_fallback_ && !byte_level_)
+                push_unknown(c, out);
+            else if (unk_ >= 0)
+                out.push_back(unk_);
         }
     }
 }
@@ -331,10 +425,10 @@ std::string Tokenizer::piece(int32_t id, bool keep_special) const {
     const std::string& text = tokens_[static_cast<size_t>(id)];
     const TokenType type = types_[static_cast<size_t>(id)];
     if (type == TokenType::control || type == TokenType::unused) return keep_special ? text : "";
-    if (model_ == Model::spm) {
+    if (!byte_level_) {
         if (type == TokenType::byte && text.size() == 6 && text.compare(0, 3, "<0x") == 0)
             return std::string(1, static_cast<char>(byte_token_value(text)));
-        return replace_all(text, kSpace, " ");
+        return space_marker_ ? replace_all(text, kSpace, " ") : text;
     }
     if (type == TokenType::user_defined) return text;
     std::string out;
@@ -358,7 +452,7 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool keep_special
         const TokenType type = types_[static_cast<size_t>(id)];
         const bool special = type == TokenType::control || type == TokenType::user_defined;
         const bool empty = p.empty();
-        if (model_ == Model::spm && add_space_prefix_ && after_special && !special && !empty && p[0] == ' ')
+        if (space_marker_ && add_space_prefix_ && after_special && !special && !empty && p[0] == ' ')
             p.erase(0, 1);
         if (!empty || special) after_special = special;
         out += p;
