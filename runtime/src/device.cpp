@@ -1,11 +1,13 @@
 // Opening a logical device, the pipeline cache on disk, and kernels.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "vk_internal.hpp"
+#include "vkml/testing.hpp"
 
 namespace vkml {
 
@@ -15,10 +17,23 @@ std::string last_validation();
 }  // namespace detail
 
 Kernel::Handles::~Handles() {
-    if (pipeline) vkDestroyPipeline(device, pipeline, nullptr);
-    if (layout) vkDestroyPipelineLayout(device, layout, nullptr);
-    if (set_layout) vkDestroyDescriptorSetLayout(device, set_layout, nullptr);
-    if (module) vkDestroyShaderModule(device, module, nullptr);
+    using detail::Obj;
+    if (pipeline) {
+        vkDestroyPipeline(device, pipeline, nullptr);
+        counts->sub(Obj::Pipeline);
+    }
+    if (layout) {
+        vkDestroyPipelineLayout(device, layout, nullptr);
+        counts->sub(Obj::PipelineLayout);
+    }
+    if (set_layout) {
+        vkDestroyDescriptorSetLayout(device, set_layout, nullptr);
+        counts->sub(Obj::DescriptorSetLayout);
+    }
+    if (module) {
+        vkDestroyShaderModule(device, module, nullptr);
+        counts->sub(Obj::ShaderModule);
+    }
 }
 
 Kernel::Kernel(std::string name, std::vector<uint32_t> spec, ShaderInterface iface,
@@ -32,23 +47,52 @@ void Device::Impl::check(VkResult r, const char* call) {
     if (r != VK_SUCCESS) detail::throw_vk(r, call);
 }
 
-void Device::Impl::submit(const VkSubmitInfo& info, VkFence fence) {
+void Device::Impl::check_alive() const {
     if (lost) throw Error(ErrorKind::DeviceLost, "the device '" + caps.name + "' was lost earlier");
+}
+
+bool Device::Impl::take_injected_loss() {
+    uint64_t c = inject_lost_countdown.load();
+    while (c != 0)
+        if (inject_lost_countdown.compare_exchange_weak(c, c - 1)) return c == 1;
+    return false;
+}
+
+void Device::Impl::submit(const VkSubmitInfo& info, VkFence fence) {
+    check_alive();
     std::lock_guard<std::mutex> lock(queue_mutex);
-    check(vkQueueSubmit(queue, 1, &info, fence), "vkQueueSubmit");
+    // An injected loss replaces the call: nothing is queued, as on a really lost device.
+    const bool injected = take_injected_loss();
+    const VkResult r = injected ? VK_ERROR_DEVICE_LOST : vkQueueSubmit(queue, 1, &info, fence);
+    check(r, injected ? "vkQueueSubmit (injected by vkml::testing)" : "vkQueueSubmit");
 }
 
 void Device::Impl::wait_fence(VkFence fence) {
+    check_alive();
     // Bounded waits so a hung device surfaces as an error instead of a hang.
-    const uint64_t kTimeoutNs = 120ull * 1000 * 1000 * 1000;
-    VkResult r = vkWaitForFences(device, 1, &fence, VK_TRUE, kTimeoutNs);
+    const uint64_t timeout = fence_timeout_ns.load();
+    VkResult r = vkWaitForFences(device, 1, &fence, VK_TRUE, timeout);
     if (r == VK_TIMEOUT) {
         lost = true;
-        throw Error(ErrorKind::DeviceLost, "vkWaitForFences timed out after 120 s on '" +
+        throw Error(ErrorKind::DeviceLost, "vkWaitForFences timed out after " +
+                                               std::to_string(timeout / 1000000) + " ms on '" +
                                                caps.name + "'; treating the device as lost");
     }
-    check(r, "vkWaitForFences");
+    // An injected loss is reported after the real wait, so no work is left in flight.
+    const bool injected = r == VK_SUCCESS && take_injected_loss();
+    if (injected) r = VK_ERROR_DEVICE_LOST;
+    check(r, injected ? "vkWaitForFences (injected by vkml::testing)" : "vkWaitForFences");
 }
+
+namespace testing {
+
+void inject_device_lost(Device& dev, uint64_t nth) { dev.impl().inject_lost_countdown = nth; }
+
+void set_fence_timeout(Device& dev, std::chrono::nanoseconds timeout) {
+    dev.impl().fence_timeout_ns = static_cast<uint64_t>(std::max<int64_t>(0, timeout.count()));
+}
+
+}  // namespace testing
 
 namespace {
 
@@ -56,6 +100,40 @@ std::string hex(uint64_t v, int width) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%0*llx", width, static_cast<unsigned long long>(v));
     return buf;
+}
+
+uint64_t env_count(const char* name) {
+    const std::string v = detail::getenv_str(name);
+    if (v.empty()) return 0;
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+    if (end == v.c_str() || *end != '\0')
+        throw Error(ErrorKind::InvalidArgument, std::string(name) + "='" + v + "' is not a count");
+    return n;
+}
+
+// Applies DeviceOptions::disable and $VKML_DISABLE: clears the capabilities named there.
+void mask_capabilities(Capabilities& c, const std::string& list) {
+    std::stringstream ss(list);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (item.empty()) continue;
+        if (item == "fp16") {
+            c.fp16_storage = c.fp16_arithmetic = false;
+        } else if (item == "subgroup") {
+            c.subgroup_basic = c.subgroup_arithmetic = c.subgroup_shuffle = c.subgroup_ballot = false;
+        } else if (item == "int8") {
+            c.int8_storage = c.int8_arithmetic = false;
+        } else if (item == "int_dot") {
+            c.integer_dot_product = c.integer_dot_product_accelerated = false;
+        } else {
+            throw Error(ErrorKind::InvalidArgument,
+                        "cannot disable unknown capability '" + item +
+                            "' (DeviceOptions::disable / VKML_DISABLE take fp16, subgroup, int8, int_dot)");
+        }
+    }
 }
 
 std::vector<char> read_file(const std::string& path) {
@@ -90,6 +168,9 @@ std::shared_ptr<Device> Device::open_index(uint32_t index, DeviceOptions opts) {
         impl->caps.max_storage_buffer_range =
             std::min(impl->caps.max_storage_buffer_range, opts.max_buffer_range);
     }
+    mask_capabilities(impl->caps, opts.disable + "," + detail::getenv_str("VKML_DISABLE"));
+    const uint64_t inject_lost = env_count("VKML_INJECT_DEVICE_LOST");
+    const uint64_t fence_timeout_ms = env_count("VKML_FENCE_TIMEOUT_MS");
     const Capabilities& c = impl->caps;
     if (c.api_version < VK_API_VERSION_1_2)
         throw Error(ErrorKind::Unsupported, "device '" + c.name + "' supports Vulkan " +
@@ -138,14 +219,15 @@ std::shared_ptr<Device> Device::open_index(uint32_t index, DeviceOptions opts) {
     if (v13) en12.pNext = &en13;
     en2.features.shaderInt16 = f2.features.shaderInt16;
     en2.features.shaderInt64 = f2.features.shaderInt64;
-    en11.storageBuffer16BitAccess = f11.storageBuffer16BitAccess;
-    en12.storageBuffer8BitAccess = f12.storageBuffer8BitAccess;
-    en12.shaderFloat16 = f12.shaderFloat16;
-    en12.shaderInt8 = f12.shaderInt8;
+    // A masked capability is also left disabled, so validation catches a kernel that uses it.
+    en11.storageBuffer16BitAccess = f11.storageBuffer16BitAccess && c.fp16_storage;
+    en12.storageBuffer8BitAccess = f12.storageBuffer8BitAccess && c.int8_storage;
+    en12.shaderFloat16 = f12.shaderFloat16 && c.fp16_arithmetic;
+    en12.shaderInt8 = f12.shaderInt8 && c.int8_arithmetic;
     if (v13) {
         en13.subgroupSizeControl = f13.subgroupSizeControl;
         en13.computeFullSubgroups = f13.computeFullSubgroups;
-        en13.shaderIntegerDotProduct = f13.shaderIntegerDotProduct;
+        en13.shaderIntegerDotProduct = f13.shaderIntegerDotProduct && c.integer_dot_product;
     }
 
     const float priority = 1.0f;
@@ -179,6 +261,9 @@ std::shared_ptr<Device> Device::open_index(uint32_t index, DeviceOptions opts) {
         vkDestroyDevice(impl->device, nullptr);
         detail::throw_vk(r, "vkCreateCommandPool");
     }
+    impl->counts.add(detail::Obj::CommandPool);
+    impl->inject_lost_countdown = inject_lost;
+    if (fence_timeout_ms) impl->fence_timeout_ns = fence_timeout_ms * 1000000;
 
     std::shared_ptr<Device> dev(new Device(std::move(impl)));
     Impl& d = *dev->impl_;
@@ -192,6 +277,7 @@ std::shared_ptr<Device> Device::open_index(uint32_t index, DeviceOptions opts) {
         cci.pInitialData = nullptr;
         VKML_VK(vkCreatePipelineCache(d.device, &cci, nullptr, &d.pipeline_cache));
     }
+    d.counts.add(detail::Obj::PipelineCache);
     d.allocator = std::make_unique<Allocator>(*dev);
     return dev;
 }
@@ -201,7 +287,9 @@ Device::Device(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Device::~Device() {
     Impl& d = *impl_;
     if (d.device == VK_NULL_HANDLE) return;
-    vkDeviceWaitIdle(d.device);
+    // A lost device may never go idle (a hung GPU); streams already waited, bounded, for their
+    // own work, so skip the unbounded wait and release everything.
+    if (!d.lost) vkDeviceWaitIdle(d.device);
     try {
         save_pipeline_cache();
     } catch (...) {
@@ -211,6 +299,8 @@ Device::~Device() {
     d.allocator.reset();
     if (d.pipeline_cache) vkDestroyPipelineCache(d.device, d.pipeline_cache, nullptr);
     if (d.transfer_pool) vkDestroyCommandPool(d.device, d.transfer_pool, nullptr);
+    d.counts.sub(detail::Obj::PipelineCache);
+    d.counts.sub(detail::Obj::CommandPool);
     vkDestroyDevice(d.device, nullptr);
 }
 
@@ -220,9 +310,62 @@ Allocator& Device::allocator() { return *impl_->allocator; }
 uint64_t Device::validation_message_count() { return detail::validation_count(); }
 std::string Device::last_validation_message() { return detail::last_validation(); }
 
-void Device::check_alive() const {
-    if (impl_->lost)
-        throw Error(ErrorKind::DeviceLost, "the device '" + impl_->caps.name + "' was lost earlier");
+void Device::check_alive() const { impl_->check_alive(); }
+bool Device::lost() const { return impl_->lost; }
+
+LiveObjects Device::live_objects() const {
+    const detail::ObjectCounts& n = impl_->counts;
+    auto get = [&](detail::Obj o) {
+        return static_cast<uint64_t>(std::max<int64_t>(0, n.n[static_cast<int>(o)].load()));
+    };
+    using detail::Obj;
+    LiveObjects l;
+    l.buffers = get(Obj::Buffer);
+    l.device_memory = get(Obj::DeviceMemory);
+    l.pipelines = get(Obj::Pipeline);
+    l.pipeline_layouts = get(Obj::PipelineLayout);
+    l.descriptor_set_layouts = get(Obj::DescriptorSetLayout);
+    l.descriptor_pools = get(Obj::DescriptorPool);
+    l.descriptor_sets = get(Obj::DescriptorSet);
+    l.command_pools = get(Obj::CommandPool);
+    l.command_buffers = get(Obj::CommandBuffer);
+    l.fences = get(Obj::Fence);
+    l.semaphores = get(Obj::Semaphore);
+    l.query_pools = get(Obj::QueryPool);
+    l.shader_modules = get(Obj::ShaderModule);
+    l.pipeline_caches = get(Obj::PipelineCache);
+    return l;
+}
+
+uint64_t LiveObjects::total() const {
+    return buffers + device_memory + pipelines + pipeline_layouts + descriptor_set_layouts +
+           descriptor_pools + descriptor_sets + command_pools + command_buffers + fences +
+           semaphores + query_pools + shader_modules + pipeline_caches;
+}
+
+std::string LiveObjects::to_string() const {
+    std::string s;
+    auto put = [&](const char* name, uint64_t v) {
+        if (!s.empty()) s += ' ';
+        s += name;
+        s += '=';
+        s += std::to_string(v);
+    };
+    put("buffers", buffers);
+    put("device_memory", device_memory);
+    put("pipelines", pipelines);
+    put("pipeline_layouts", pipeline_layouts);
+    put("descriptor_set_layouts", descriptor_set_layouts);
+    put("descriptor_pools", descriptor_pools);
+    put("descriptor_sets", descriptor_sets);
+    put("command_pools", command_pools);
+    put("command_buffers", command_buffers);
+    put("fences", fences);
+    put("semaphores", semaphores);
+    put("query_pools", query_pools);
+    put("shader_modules", shader_modules);
+    put("pipeline_caches", pipeline_caches);
+    return s;
 }
 
 std::string Device::pipeline_cache_path() const {
@@ -237,6 +380,7 @@ std::string Device::pipeline_cache_path() const {
 
 void Device::save_pipeline_cache() {
     Impl& d = *impl_;
+    check_alive();
     std::lock_guard<std::mutex> lock(d.kernel_mutex);
     if (!d.use_disk_cache || !d.cache_dirty) return;
     const std::string path = pipeline_cache_path();
@@ -276,12 +420,15 @@ const Kernel& Device::kernel(const std::string& name, const std::vector<uint32_t
     if (!shader) throw Error(ErrorKind::InvalidArgument, "no kernel named '" + name + "' is embedded");
     ShaderInterface iface = reflect_shader(shader->words, shader->word_count, name);
 
+    using detail::Obj;
     auto h = std::make_unique<Kernel::Handles>();
     h->device = d.device;
+    h->counts = &d.counts;
     VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
     smci.codeSize = shader->word_count * 4;
     smci.pCode = shader->words;
     d.check(vkCreateShaderModule(d.device, &smci, nullptr, &h->module), "vkCreateShaderModule");
+    d.counts.add(Obj::ShaderModule);
 
     std::vector<VkDescriptorSetLayoutBinding> binds(iface.binding_count);
     for (uint32_t i = 0; i < iface.binding_count; ++i) {
@@ -295,6 +442,7 @@ const Kernel& Device::kernel(const std::string& name, const std::vector<uint32_t
     dl.pBindings = binds.data();
     d.check(vkCreateDescriptorSetLayout(d.device, &dl, nullptr, &h->set_layout),
             "vkCreateDescriptorSetLayout");
+    d.counts.add(Obj::DescriptorSetLayout);
 
     VkPushConstantRange pcr{VK_SHADER_STAGE_COMPUTE_BIT, 0, iface.push_constant_bytes};
     VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
@@ -303,6 +451,7 @@ const Kernel& Device::kernel(const std::string& name, const std::vector<uint32_t
     plci.pushConstantRangeCount = iface.push_constant_bytes ? 1 : 0;
     plci.pPushConstantRanges = &pcr;
     d.check(vkCreatePipelineLayout(d.device, &plci, nullptr, &h->layout), "vkCreatePipelineLayout");
+    d.counts.add(Obj::PipelineLayout);
 
     std::vector<VkSpecializationMapEntry> entries(spec.size());
     for (uint32_t i = 0; i < spec.size(); ++i) entries[i] = {i, i * 4u, 4u};
@@ -320,6 +469,7 @@ const Kernel& Device::kernel(const std::string& name, const std::vector<uint32_t
     cpci.layout = h->layout;
     d.check(vkCreateComputePipelines(d.device, d.pipeline_cache, 1, &cpci, nullptr, &h->pipeline),
             "vkCreateComputePipelines");
+    d.counts.add(Obj::Pipeline);
     d.cache_dirty = true;
 
     auto k = std::make_unique<Kernel>(name, spec, std::move(iface), std::move(h));

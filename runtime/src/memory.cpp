@@ -72,11 +72,12 @@ struct Allocator::Impl {
                     VK_BUFFER_USAGE_TRANSFER_DST_BIT;
         bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
         d.check(vkCreateBuffer(d.device, &bci, nullptr, &b->buffer), "vkCreateBuffer");
+        d.counts.add(detail::Obj::Buffer);
         VkMemoryRequirements req{};
         vkGetBufferMemoryRequirements(d.device, b->buffer, &req);
         const int type = memory_type(req.memoryTypeBits, pool);
         if (type < 0) {
-            vkDestroyBuffer(d.device, b->buffer, nullptr);
+            destroy_block(*b);
             throw Error(ErrorKind::Unsupported, std::string("no memory type for the ") +
                                                     to_string(pool) + " pool on '" +
                                                     device->caps().name + "'");
@@ -86,13 +87,15 @@ struct Allocator::Impl {
         mai.memoryTypeIndex = static_cast<uint32_t>(type);
         VkResult r = vkAllocateMemory(d.device, &mai, nullptr, &b->memory);
         if (r != VK_SUCCESS) {
-            vkDestroyBuffer(d.device, b->buffer, nullptr);
+            b->memory = VK_NULL_HANDLE;
+            destroy_block(*b);
             if (r == VK_ERROR_DEVICE_LOST) d.lost = true;
             throw Error(r == VK_ERROR_DEVICE_LOST ? ErrorKind::DeviceLost : ErrorKind::OutOfMemory,
                         "vkAllocateMemory of " + std::to_string(req.size) + " bytes for the " +
                             to_string(pool) + " pool on '" + device->caps().name + "' failed with " +
                             detail::vk_result_name(r));
         }
+        d.counts.add(detail::Obj::DeviceMemory);
         r = vkBindBufferMemory(d.device, b->buffer, b->memory, 0);
         if (r == VK_SUCCESS && (d.memory_props.memoryTypes[type].propertyFlags &
                                 VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) {
@@ -102,7 +105,7 @@ struct Allocator::Impl {
         }
         if (r != VK_SUCCESS) {
             destroy_block(*b);
-            detail::throw_vk(r, "vkBindBufferMemory/vkMapMemory");
+            d.check(r, "vkBindBufferMemory/vkMapMemory");
         }
         b->free[0] = size;
         return b;
@@ -110,8 +113,14 @@ struct Allocator::Impl {
 
     void destroy_block(Buffer::Block& b) {
         Device::Impl& d = dev();
-        if (b.buffer) vkDestroyBuffer(d.device, b.buffer, nullptr);
-        if (b.memory) vkFreeMemory(d.device, b.memory, nullptr);  // unmaps implicitly
+        if (b.buffer) {
+            vkDestroyBuffer(d.device, b.buffer, nullptr);
+            d.counts.sub(detail::Obj::Buffer);
+        }
+        if (b.memory) {
+            vkFreeMemory(d.device, b.memory, nullptr);  // unmaps implicitly
+            d.counts.sub(detail::Obj::DeviceMemory);
+        }
         b.buffer = VK_NULL_HANDLE;
         b.memory = VK_NULL_HANDLE;
     }

@@ -40,6 +40,7 @@ struct Stream::Impl {
     std::vector<VkDescriptorPool> desc_pools;
     size_t desc_pool_used = 0;  // pools [0, used) have been allocated from this recording
     uint32_t sets_in_current = 0;
+    uint64_t live_sets = 0;  // descriptor sets allocated since the pools were last reset
 
     bool recording = false;
     bool recorded = false;  // cb holds a finished recording that replay() may resubmit
@@ -65,13 +66,15 @@ struct Stream::Impl {
     }
 
     void begin() {
+        dev->check_alive();
         if (recording) return;
         if (pending) wait();
         held.clear();  // the previous recording can no longer run or be replayed
-        device->check_alive();
         dev->check(vkResetCommandPool(dev->device, pool, 0), "vkResetCommandPool");
         for (size_t i = 0; i < desc_pool_used && i < desc_pools.size(); ++i)
             dev->check(vkResetDescriptorPool(dev->device, desc_pools[i], 0), "vkResetDescriptorPool");
+        dev->counts.sub(detail::Obj::DescriptorSet, static_cast<int64_t>(live_sets));
+        live_sets = 0;
         desc_pool_used = 0;
         sets_in_current = kSetsPerPool;  // forces a pool on the first allocation
         VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -102,6 +105,7 @@ struct Stream::Impl {
                 ci.pPoolSizes = &size;
                 VkDescriptorPool p = VK_NULL_HANDLE;
                 dev->check(vkCreateDescriptorPool(dev->device, &ci, nullptr, &p), "vkCreateDescriptorPool");
+                dev->counts.add(detail::Obj::DescriptorPool);
                 desc_pools.push_back(p);
             }
             ++desc_pool_used;
@@ -118,6 +122,8 @@ struct Stream::Impl {
             return allocate_set(layout);
         }
         dev->check(r, "vkAllocateDescriptorSets");
+        dev->counts.add(detail::Obj::DescriptorSet);
+        ++live_sets;
         ++sets_in_current;
         return set;
     }
@@ -154,8 +160,10 @@ struct Stream::Impl {
 
     void wait() {
         if (!pending) return;
-        pending = false;
+        // Stays pending when the wait throws (device lost or timed out), so the destructor
+        // still waits, bounded, before it frees what the work may use.
         dev->wait_fence(fence);
+        pending = false;
         dev->check(vkResetFences(dev->device, 1, &fence), "vkResetFences");
         if (timing && queries && !labels.empty()) {
             std::vector<uint64_t> ts(2 * labels.size());
@@ -187,6 +195,7 @@ Stream::Stream(Device& device) : impl_(std::make_unique<Impl>()) {
     VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     pci.queueFamilyIndex = s.dev->queue_family;
     s.dev->check(vkCreateCommandPool(s.dev->device, &pci, nullptr, &s.pool), "vkCreateCommandPool");
+    s.dev->counts.add(detail::Obj::CommandPool);
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
     ai.commandPool = s.pool;
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -196,19 +205,32 @@ Stream::Stream(Device& device) : impl_(std::make_unique<Impl>()) {
     if (r == VK_SUCCESS) r = vkCreateFence(s.dev->device, &fci, nullptr, &s.fence);
     if (r != VK_SUCCESS) {
         if (s.fence) vkDestroyFence(s.dev->device, s.fence, nullptr);
-        vkDestroyCommandPool(s.dev->device, s.pool, nullptr);
-        detail::throw_vk(r, "vkAllocateCommandBuffers/vkCreateFence");
+        vkDestroyCommandPool(s.dev->device, s.pool, nullptr);  // frees the command buffer too
+        s.dev->counts.sub(detail::Obj::CommandPool);
+        s.dev->check(r, "vkAllocateCommandBuffers/vkCreateFence");
     }
+    s.dev->counts.add(detail::Obj::CommandBuffer);
+    s.dev->counts.add(detail::Obj::Fence);
 }
 
 Stream::~Stream() {
     Impl& s = *impl_;
+    // Bounded: on a lost device this returns at once, on a hung one after 10 s.
     if (s.pending) vkWaitForFences(s.dev->device, 1, &s.fence, VK_TRUE, 10ull * 1000 * 1000 * 1000);
     if (s.recording) vkEndCommandBuffer(s.cb);
-    if (s.queries) vkDestroyQueryPool(s.dev->device, s.queries, nullptr);
+    using detail::Obj;
+    if (s.queries) {
+        vkDestroyQueryPool(s.dev->device, s.queries, nullptr);
+        s.dev->counts.sub(Obj::QueryPool);
+    }
     for (VkDescriptorPool p : s.desc_pools) vkDestroyDescriptorPool(s.dev->device, p, nullptr);
+    s.dev->counts.sub(Obj::DescriptorPool, static_cast<int64_t>(s.desc_pools.size()));
+    s.dev->counts.sub(Obj::DescriptorSet, static_cast<int64_t>(s.live_sets));
     vkDestroyFence(s.dev->device, s.fence, nullptr);
     vkDestroyCommandPool(s.dev->device, s.pool, nullptr);
+    s.dev->counts.sub(Obj::Fence);
+    s.dev->counts.sub(Obj::CommandBuffer);
+    s.dev->counts.sub(Obj::CommandPool);
 }
 
 Device& Stream::device() const { return *impl_->device; }
@@ -216,6 +238,7 @@ Device& Stream::device() const { return *impl_->device; }
 void Stream::dispatch_raw(const Kernel& kernel, const Binding* bindings, size_t binding_count,
                           const void* push, uint32_t push_bytes, Groups groups, const char* label) {
     Impl& s = *impl_;
+    s.dev->check_alive();
     const ShaderInterface& iface = kernel.interface();
     const std::string name = kernel.name();
     if (binding_count != iface.binding_count)
@@ -302,6 +325,7 @@ void Stream::dispatch_raw(const Kernel& kernel, const Binding* bindings, size_t 
 
 void Stream::copy(const Tensor& src, const Tensor& dst) {
     Impl& s = *impl_;
+    s.dev->check_alive();
     if (!src || !dst || src.bytes() != dst.bytes())
         throw Error(ErrorKind::InvalidArgument, "copy needs two tensors of equal byte size, got " +
                                                     (src ? src.describe() : std::string("empty")) + " and " +
@@ -317,6 +341,7 @@ void Stream::copy(const Tensor& src, const Tensor& dst) {
 
 void Stream::fill_zero(const Tensor& dst) {
     Impl& s = *impl_;
+    s.dev->check_alive();
     if (!dst) throw Error(ErrorKind::InvalidArgument, "fill_zero of an empty tensor");
     const uint64_t off = dst.buffer()->vk_offset() + dst.offset();
     if (off % 4 || dst.bytes() % 4)
@@ -328,6 +353,7 @@ void Stream::fill_zero(const Tensor& dst) {
 
 void Stream::submit() {
     Impl& s = *impl_;
+    s.dev->check_alive();
     if (!s.recording) return;
     s.full_barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                    VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -342,7 +368,10 @@ void Stream::submit() {
     s.pending = true;
 }
 
-void Stream::wait() { impl_->wait(); }
+void Stream::wait() {
+    impl_->dev->check_alive();
+    impl_->wait();
+}
 
 void Stream::hold(std::shared_ptr<const void> resource) {
     impl_->begin();
@@ -351,6 +380,7 @@ void Stream::hold(std::shared_ptr<const void> resource) {
 
 void Stream::replay() {
     Impl& s = *impl_;
+    s.dev->check_alive();
     if (s.recording) throw Error(ErrorKind::InvalidArgument, "replay() while recording: submit first");
     if (!s.recorded) throw Error(ErrorKind::InvalidArgument, "replay() with nothing recorded");
     s.wait();
@@ -367,6 +397,7 @@ void Stream::replay() {
 
 void Stream::set_timing(bool on) {
     Impl& s = *impl_;
+    s.dev->check_alive();
     if (s.recording)
         throw Error(ErrorKind::InvalidArgument, "set_timing() while recording: submit first");
     if (on && s.dev->caps.timestamp_period_ns <= 0)
@@ -377,6 +408,7 @@ void Stream::set_timing(bool on) {
         qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
         qci.queryCount = 2 * kMaxTimedDispatches;
         s.dev->check(vkCreateQueryPool(s.dev->device, &qci, nullptr, &s.queries), "vkCreateQueryPool");
+        s.dev->counts.add(detail::Obj::QueryPool);
     }
     s.timing = on;
 }

@@ -42,12 +42,25 @@ std::shared_ptr<InstanceState> instance_state();
 std::string cache_directory();  // $VKML_CACHE_DIR, $XDG_CACHE_HOME/vkml or ~/.cache/vkml
 std::string getenv_str(const char* name);
 
+// Live Vulkan objects of one device, by kind (the counters behind Device::live_objects()).
+enum class Obj {
+    Buffer, DeviceMemory, Pipeline, PipelineLayout, DescriptorSetLayout, DescriptorPool,
+    DescriptorSet, CommandPool, CommandBuffer, Fence, Semaphore, QueryPool, ShaderModule,
+    PipelineCache, Count
+};
+struct ObjectCounts {
+    std::atomic<int64_t> n[static_cast<int>(Obj::Count)];  // zero: C++20 atomics value-initialize
+    void add(Obj o, int64_t delta = 1) { n[static_cast<int>(o)].fetch_add(delta); }
+    void sub(Obj o, int64_t delta = 1) { n[static_cast<int>(o)].fetch_sub(delta); }
+};
+
 }  // namespace vkml::detail
 
 namespace vkml {
 
 struct Kernel::Handles {
     VkDevice device = VK_NULL_HANDLE;
+    detail::ObjectCounts* counts = nullptr;
     VkShaderModule module = VK_NULL_HANDLE;
     VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
     VkPipelineLayout layout = VK_NULL_HANDLE;
@@ -74,6 +87,15 @@ struct Device::Impl {
 
     std::unique_ptr<Allocator> allocator;
     std::atomic<bool> lost{false};
+    detail::ObjectCounts counts;
+
+    // Bound on every fence wait; a wait that runs past it marks the device lost (vkml/testing.hpp
+    // and $VKML_FENCE_TIMEOUT_MS lower it).
+    std::atomic<uint64_t> fence_timeout_ns{120ull * 1000 * 1000 * 1000};
+    // Fault injection (vkml/testing.hpp, $VKML_INJECT_DEVICE_LOST): when non-zero, the
+    // countdown-th queue submission or fence wait from now reports VK_ERROR_DEVICE_LOST.
+    std::atomic<uint64_t> inject_lost_countdown{0};
+    bool take_injected_loss();
 
     // One-shot transfer helpers for staging copies (discrete GPUs).
     VkCommandPool transfer_pool = VK_NULL_HANDLE;
@@ -86,6 +108,7 @@ struct Device::Impl {
     template <class F>
     void run_sync(F&& record);
     void check(VkResult r, const char* call);
+    void check_alive() const;
 };
 
 template <class F>
@@ -96,14 +119,18 @@ void Device::Impl::run_sync(F&& record) {
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     ai.commandBufferCount = 1;
     VkCommandBuffer cb = VK_NULL_HANDLE;
+    check_alive();
     check(vkAllocateCommandBuffers(device, &ai, &cb), "vkAllocateCommandBuffers");
+    counts.add(detail::Obj::CommandBuffer);
     VkFence fence = VK_NULL_HANDLE;
     VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkResult r = vkCreateFence(device, &fi, nullptr, &fence);
     if (r != VK_SUCCESS) {
         vkFreeCommandBuffers(device, transfer_pool, 1, &cb);
+        counts.sub(detail::Obj::CommandBuffer);
         check(r, "vkCreateFence");
     }
+    counts.add(detail::Obj::Fence);
     struct Cleanup {
         Impl* self;
         VkCommandBuffer cb;
@@ -111,6 +138,8 @@ void Device::Impl::run_sync(F&& record) {
         ~Cleanup() {
             vkDestroyFence(self->device, fence, nullptr);
             vkFreeCommandBuffers(self->device, self->transfer_pool, 1, &cb);
+            self->counts.sub(detail::Obj::Fence);
+            self->counts.sub(detail::Obj::CommandBuffer);
         }
     } cleanup{this, cb, fence};
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};

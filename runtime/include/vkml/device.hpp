@@ -87,6 +87,26 @@ struct DeviceOptions {
     // Lowers maxStorageBufferRange for this device (0 keeps it), like $VKML_MAX_BUFFER_RANGE:
     // tests use it to prove that ops split large tensors into ranges.
     uint64_t max_buffer_range = 0;
+    // Capabilities to treat as absent, comma-separated: "fp16" (16-bit storage and float16
+    // arithmetic), "subgroup" (every subgroup operation), "int8" (8-bit storage and int8
+    // arithmetic), "int_dot" (integer dot product). Joined with $VKML_DISABLE (same syntax).
+    // The device is then created without those features and caps() reports them false, so ops
+    // take their fallback paths or throw Unsupported naming the feature. Tests use it to cover
+    // devices that lack a feature; an unknown name throws InvalidArgument.
+    std::string disable;
+};
+
+// Vulkan objects vkml currently holds on one device (Device::live_objects()), counted where
+// vkml creates and destroys them. Flat counts over a long run mean nothing leaks. vkml creates
+// no semaphores today; the field is there so the struct covers every kind it could.
+struct LiveObjects {
+    uint64_t buffers = 0, device_memory = 0, pipelines = 0, pipeline_layouts = 0,
+             descriptor_set_layouts = 0, descriptor_pools = 0, descriptor_sets = 0,
+             command_pools = 0, command_buffers = 0, fences = 0, semaphores = 0, query_pools = 0,
+             shader_modules = 0, pipeline_caches = 0;
+    uint64_t total() const;
+    std::string to_string() const;  // "buffers=3 device_memory=3 ..." (every field)
+    bool operator==(const LiveObjects&) const = default;
 };
 // Validation layers are on for the whole process when $VKML_VALIDATION is set (1: with
 // synchronization validation, core: without); read when the first device is listed or opened.
@@ -117,8 +137,17 @@ public:
     void save_pipeline_cache();
     std::string pipeline_cache_path() const;
 
-    // Throws DeviceLost if a previous call lost the device.
+    // Throws DeviceLost if a previous call lost the device. A device is lost when a Vulkan
+    // call returns VK_ERROR_DEVICE_LOST or a fence wait runs past its bound (120 s); from then
+    // on every call that would touch the device (Stream construction and every Stream call,
+    // allocation, upload/download, kernel(), save_pipeline_cache()) throws Error of kind
+    // DeviceLost instead of hanging. Destroying streams, tensors, buffers and the Device
+    // afterwards is safe. Fault injection for tests: vkml/testing.hpp.
     void check_alive() const;
+    bool lost() const;
+
+    // Live Vulkan objects created by vkml on this device (thread-safe snapshot).
+    LiveObjects live_objects() const;
 
     struct Impl;
     Impl& impl() { return *impl_; }
