@@ -63,6 +63,12 @@ layout(push_constant) uniform Params {
     uint has_bias;
     uint has_state;
     uint act_silu;
+    // Ranges (ops/src/ssm_common.hpp): element shifts of the bound windows, and x_hist, the
+    // rows of x bound before this range's first output row (the range's own history).
+    uint x_shift;
+    uint x_hist;
+    uint s_shift;
+    uint y_shift;
 } p;
 
 const uint kMaxWidth = 16;
@@ -77,10 +83,10 @@ void main() {
     float win[kMaxWidth];
     for (uint j = 0; j < hist; ++j) {
         const uint src = p.len + j;  // index into the concatenated sequence
-        win[j] = src < hist ? state[(b * hist + src) * p.dim + d]
-                            : x[(b * p.len + (src - hist)) * p.dim + d];
+        win[j] = src < hist ? state[p.s_shift + (b * hist + src) * p.dim + d]
+                            : x[p.x_shift + (b * p.len + (src - hist)) * p.dim + d];
     }
-    for (uint j = 0; j < hist; ++j) state[(b * hist + j) * p.dim + d] = win[j];
+    for (uint j = 0; j < hist; ++j) state[p.s_shift + (b * hist + j) * p.dim + d] = win[j];
 #else
     if (i >= p.batch * p.len * p.dim) return;
     const uint d = i % p.dim;
@@ -88,13 +94,14 @@ void main() {
     const uint b = i / (p.dim * p.len);
     float acc = p.has_bias != 0u ? bias[d] : 0.0;
     for (uint k = 0; k < p.width; ++k) {
-        const int src = int(t) - int(hist) + int(k);
+        // Row of the input within the bound x window (which starts x_hist rows early).
+        const int src = int(t) - int(hist) + int(k) + int(p.x_hist);
         float v = 0.0;
-        if (src >= 0) v = x[(b * p.len + uint(src)) * p.dim + d];
-        else if (p.has_state != 0u) v = state[(b * hist + uint(int(hist) + src)) * p.dim + d];
+        if (src >= 0) v = x[p.x_shift + (b * p.len + uint(src)) * p.dim + d];
+        else if (p.has_state != 0u) v = state[p.s_shift + (b * hist + uint(int(hist) + src)) * p.dim + d];
         acc += w[d * p.width + k] * v;
     }
-    y[i] = p.act_silu != 0u ? silu(acc) : acc;
+    y[p.y_shift + i] = p.act_silu != 0u ? silu(acc) : acc;
 #endif
 }
 #endif

@@ -41,6 +41,10 @@ layout(push_constant) uniform Params {
     uint heads;
     uint t_begin;  // this dispatch runs steps [t_begin, t_end) of the sequence (a device with a
     uint t_end;    // loop-iteration limit, llvmpipe, runs long sequences in several dispatches)
+    // Ranges (ops/src/ssm_common.hpp): element shifts of the bound windows.
+    uint wx_shift;
+    uint st_shift;
+    uint y_shift;
 } p;
 
 const uint DH = gl_WorkGroupSize.x;
@@ -67,7 +71,7 @@ void main() {
         }
     }
     float st[NS];
-    for (uint q = 0; q < NS; ++q) st[q] = live ? state[((b * NS + q) * p.heads + h) * DH + j] : 0.0;
+    for (uint q = 0; q < NS; ++q) st[q] = live ? state[p.st_shift + ((b * NS + q) * p.heads + h) * DH + j] : 0.0;
     float bg[GB];
     for (uint g = 0; g < GB; ++g) bg[g] = bias[g * width + h * DH + j];
     ybuf[0][sl][j] = st[0];
@@ -82,7 +86,7 @@ void main() {
                 ry[g] += (r_shared ? Rs[(g * DH + k) * DH + j] : Rw[((h * GR + g) * DH + j) * DH + k]) * yk;
         }
         float x[GW];
-        const uint base = (b * p.len + t) * GW * width + h * DH + j;
+        const uint base = p.wx_shift + (b * p.len + t) * GW * width + h * DH + j;
         for (uint g = 0; g < GW; ++g) x[g] = live ? wx[base + g * width] : 0.0;
 #if defined(CELL_LSTM)
         const float ig = sigm(x[0] + ry[0] + bg[0]), fg = sigm(x[1] + ry[1] + bg[1]);
@@ -104,10 +108,10 @@ void main() {
         st[3] = m;
         st[0] = sigm(orr) * st[1] / st[2];
 #endif
-        if (live) y[(b * p.len + t) * width + h * DH + j] = st[0];
+        if (live) y[p.y_shift + (b * p.len + t) * width + h * DH + j] = st[0];
         ybuf[cur ^ 1u][sl][j] = st[0];
         barrier();
     }
     if (live)
-        for (uint q = 0; q < NS; ++q) state[((b * NS + q) * p.heads + h) * DH + j] = st[q];
+        for (uint q = 0; q < NS; ++q) state[p.st_shift + ((b * NS + q) * p.heads + h) * DH + j] = st[q];
 }

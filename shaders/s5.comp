@@ -27,6 +27,12 @@ layout(push_constant) uniform Params {
     uint block;    // tokens per block = seg * gl_WorkGroupSize.y
     uint nblocks;
     uint write_back;  // s5_out: single block, carry is the state: store the final state
+    // Ranges (ops/src/ssm_common.hpp): shifts of the bound windows, in elements of each binding
+    // (c_shift: the carry binding of s5_out, which is the state window with write_back).
+    uint u_shift;
+    uint y_shift;
+    uint st_shift;
+    uint c_shift;
 } p;
 
 vec2 cmul(vec2 a, vec2 b) { return vec2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
@@ -48,7 +54,7 @@ void main() {
     if (i >= p.batch * p.len * p.states) return;
     const uint s = i % p.states, row = i / p.states;  // row = b * L + l
     vec2 acc = vec2(0.0);
-    for (uint h = 0; h < p.hdim; ++h) acc += Btil[s * p.hdim + h] * u[row * p.hdim + h];
+    for (uint h = 0; h < p.hdim; ++h) acc += Btil[s * p.hdim + h] * u[p.u_shift + row * p.hdim + h];
     const vec2 f = cdiv(cexp(ld_of(s)) - vec2(1.0, 0.0), lambda[s]);
     X[i] = cmul(f, acc);
 }
@@ -61,7 +67,7 @@ void main() {
     const uint s = i % p.states, b = i / p.states;
     const vec2 ld = ld_of(s);
     const vec2 full = cexp(float(p.block) * ld);
-    vec2 h = state[i];
+    vec2 h = state[p.st_shift + i];
     for (uint k = 0; k < p.nblocks; ++k) {
         const uint slot = (b * p.nblocks + k) * p.states + s;
         const vec2 total = carry[slot];
@@ -69,7 +75,7 @@ void main() {
         const uint n = min(p.block, p.len - k * p.block);
         h = cmul(n == p.block ? full : cexp(float(n) * ld), h) + total;
     }
-    state[i] = h;
+    state[p.st_shift + i] = h;
 }
 #elif defined(PASS_BLOCK) || defined(PASS_OUT)
 #if defined(PASS_BLOCK)
@@ -100,7 +106,7 @@ void main() {
     const uint slot = (b * p.nblocks + blk) * p.states + s;
 #if defined(PASS_OUT)
     // Read before the barriers: with write_back the last segment overwrites this slot.
-    const vec2 c = live ? carry[slot] : vec2(0.0);
+    const vec2 c = live ? carry[p.c_shift + slot] : vec2(0.0);
 #endif
     barrier();
     // Inclusive Hillis-Steele scan over the segments: (a1,b1) then (a2,b2) = (a2 a1, a2 b1 + b2).
@@ -130,7 +136,7 @@ void main() {
         X[idx] = h;
     }
     if (p.write_back != 0u && sg == gl_WorkGroupSize.y - 1u)
-        carry[slot] = cmul(sh_a[sg][lx], c) + sh_b[sg][lx];
+        carry[p.c_shift + slot] = cmul(sh_a[sg][lx], c) + sh_b[sg][lx];
 #endif
 }
 #else  // PASS_Y
@@ -148,6 +154,6 @@ void main() {
         const vec2 c = Ctil[h * p.states + s], xv = X[row * p.states + s];
         acc += c.x * xv.x - c.y * xv.y;
     }
-    y[i] = 2.0 * acc + Dskip[h] * u[i];
+    y[p.y_shift + i] = 2.0 * acc + Dskip[h] * u[p.u_shift + i];
 }
 #endif

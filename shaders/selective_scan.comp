@@ -33,6 +33,16 @@ layout(push_constant) uniform Params {
     uint has_dbias;
     uint softplus;
     uint write_back;  // ss_out: store the final state into H (single-chunk mode)
+    // Ranges (ops/src/ssm_common.hpp): element shifts of the bound windows. h_shift applies to
+    // H (the state in single-chunk mode, the chunk summaries otherwise).
+    uint x_shift;
+    uint dl_shift;
+    uint b_shift;
+    uint c_shift;
+    uint z_shift;
+    uint y_shift;
+    uint st_shift;
+    uint h_shift;
 } p;
 
 #if defined(PASS_CHUNK)
@@ -63,7 +73,7 @@ layout(std430, binding = 9) writeonly buffer Y { float y[]; };
 
 #if !defined(PASS_CARRY)
 float step_dt(uint idx, uint d) {
-    float v = delta[idx];
+    float v = delta[p.dl_shift + idx];
     if (p.has_dbias != 0u) v += dbias[d];
     if (p.softplus != 0u) v = v > 20.0 ? v : log(1.0 + exp(v));
     return v;
@@ -78,14 +88,14 @@ void main() {
     const uint d = (i / N_STATE) % p.dim;
     const uint b = i / (N_STATE * p.dim);
     const float a = A[d * N_STATE + n];
-    float h = state[i];
+    float h = state[p.st_shift + i];
     for (uint c = 0; c < p.nchunks; ++c) {
         const uint slot = ((b * p.nchunks + c) * p.dim + d) * N_STATE + n;
         const float local = S_local[slot];
         S_local[slot] = h;  // the state entering chunk c
         h = exp(a * S_dt[(b * p.nchunks + c) * p.dim + d]) * h + local;
     }
-    state[i] = h;
+    state[p.st_shift + i] = h;
 #else
     if (i >= p.batch * p.nchunks * p.dim) return;
     const uint d = i % p.dim;
@@ -102,33 +112,33 @@ void main() {
     for (uint t = t0; t < t1; ++t) {
         const uint idx = (b * p.len + t) * p.dim + d;
         const float dt = step_dt(idx, d);
-        const float dx = dt * x[idx];
+        const float dx = dt * x[p.x_shift + idx];
         dt_sum += dt;
-        const uint bt = (b * p.len + t) * N_STATE;
+        const uint bt = p.b_shift + (b * p.len + t) * N_STATE;
         for (uint n = 0; n < N_STATE; ++n) h[n] = exp(dt * a[n]) * h[n] + dx * Bs[bt + n];
     }
     for (uint n = 0; n < N_STATE; ++n) S_local[i * N_STATE + n] = h[n];
     S_dt[i] = dt_sum;
 #else
-    for (uint n = 0; n < N_STATE; ++n) h[n] = Hs[i * N_STATE + n];
+    for (uint n = 0; n < N_STATE; ++n) h[n] = Hs[p.h_shift + i * N_STATE + n];
     const float dskip = p.has_d != 0u ? Dskip[d] : 0.0;
     for (uint t = t0; t < t1; ++t) {
         const uint idx = (b * p.len + t) * p.dim + d;
         const float dt = step_dt(idx, d);
-        const float xv = x[idx];
+        const float xv = x[p.x_shift + idx];
         const float dx = dt * xv;
         const uint bt = (b * p.len + t) * N_STATE;
         float acc = 0.0;
         for (uint n = 0; n < N_STATE; ++n) {
-            h[n] = exp(dt * a[n]) * h[n] + dx * Bs[bt + n];
-            acc += Cs[bt + n] * h[n];
+            h[n] = exp(dt * a[n]) * h[n] + dx * Bs[p.b_shift + bt + n];
+            acc += Cs[p.c_shift + bt + n] * h[n];
         }
         float out_v = acc + dskip * xv;
-        if (p.has_z != 0u) out_v *= silu(z[idx]);
-        y[idx] = out_v;
+        if (p.has_z != 0u) out_v *= silu(z[p.z_shift + idx]);
+        y[p.y_shift + idx] = out_v;
     }
     if (p.write_back != 0u)
-        for (uint n = 0; n < N_STATE; ++n) Hs[i * N_STATE + n] = h[n];
+        for (uint n = 0; n < N_STATE; ++n) Hs[p.h_shift + i * N_STATE + n] = h[n];
 #endif
 #endif
 }

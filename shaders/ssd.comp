@@ -37,6 +37,13 @@ layout(push_constant) uniform Params {
     uint has_d;
     uint has_dtbias;
     uint softplus;
+    // Ranges (ops/src/ssm_common.hpp): element shifts of the bound windows.
+    uint x_shift;
+    uint dt_shift;
+    uint b_shift;
+    uint c_shift;
+    uint y_shift;
+    uint st_shift;
 } p;
 
 #if defined(PASS_PASS)
@@ -48,14 +55,14 @@ void main() {
     const uint per = p.heads * p.hp * p.ns;
     if (i >= p.batch * per) return;
     const uint b = i / per, r = i % per, h = r / (p.hp * p.ns);
-    float s = state[i];
+    float s = state[p.st_shift + i];
     for (uint c = 0; c < p.nchunks; ++c) {
         const uint slot = (b * p.nchunks + c) * per + r;
         const float loc = S_loc[slot];
         S_loc[slot] = s;
         s = exp(a_tot[(b * p.nchunks + c) * p.heads + h]) * s + loc;
     }
-    state[i] = s;
+    state[p.st_shift + i] = s;
 }
 #else
 layout(std430, binding = 0) readonly buffer X { float x[]; };    // [B, L, H, P]
@@ -87,7 +94,7 @@ void main() {
     for (uint l = lid; l < Q; l += nthreads) {
         float v = 0.0;
         if (l < q) {
-            v = dt[(b * p.len + t0 + l) * p.heads + h];
+            v = dt[p.dt_shift + (b * p.len + t0 + l) * p.heads + h];
             if (p.has_dtbias != 0u) v += dtb[h];
             if (p.softplus != 0u) v = v > 20.0 ? v : log(1.0 + exp(v));
         }
@@ -122,7 +129,7 @@ void main() {
         vec4 acc[4] = vec4[4](vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
         for (uint l = 0; l < q; ++l) {
             const uint t = b * p.len + t0 + l;
-            const uint xb = (t * p.heads + h) * p.hp, bb = (t * p.groups + g) * p.ns;
+            const uint xb = p.x_shift + (t * p.heads + h) * p.hp, bb = p.b_shift + (t * p.groups + g) * p.ns;
             vec4 xv, bv;
             for (uint k = 0; k < 4u; ++k) {
                 xv[k] = p0 + k < p.hp ? x[xb + p0 + k] : 0.0;
@@ -150,8 +157,8 @@ void main() {
             for (uint n = 0; n < p.ns; ++n) {
                 vec4 bv;
                 for (uint k = 0; k < 4u; ++k)
-                    bv[k] = s0 + k <= smax ? Bs[((b * p.len + t0 + s0 + k) * p.groups + g) * p.ns + n] : 0.0;
-                dot_cb += Cs[(tl * p.groups + g) * p.ns + n] * bv;
+                    bv[k] = s0 + k <= smax ? Bs[p.b_shift + ((b * p.len + t0 + s0 + k) * p.groups + g) * p.ns + n] : 0.0;
+                dot_cb += Cs[p.c_shift + (tl * p.groups + g) * p.ns + n] * bv;
             }
             // seg(l, s) = a_{s+1} + ... + a_l, summed directly from smax down to s0.
             float seg = 0.0;
@@ -175,7 +182,7 @@ void main() {
         const uint tl = b * p.len + t0 + l;
         vec4 acc = vec4(0.0), off = vec4(0.0);
         for (uint s = 0; s <= l; ++s) {
-            const uint xb = ((b * p.len + t0 + s) * p.heads + h) * p.hp;
+            const uint xb = p.x_shift + ((b * p.len + t0 + s) * p.heads + h) * p.hp;
             vec4 xv;
             for (uint k = 0; k < 4u; ++k) xv[k] = p0 + k < p.hp ? x[xb + p0 + k] : 0.0;
             acc += gmat[l * Q + s] * xv;
@@ -183,12 +190,12 @@ void main() {
         for (uint n = 0; n < p.ns; ++n) {
             vec4 sv;
             for (uint k = 0; k < 4u; ++k) sv[k] = p0 + k < p.hp ? S_in[sbase + (p0 + k) * p.ns + n] : 0.0;
-            off += Cs[(tl * p.groups + g) * p.ns + n] * sv;
+            off += Cs[p.c_shift + (tl * p.groups + g) * p.ns + n] * sv;
         }
         for (uint k = 0; k < 4u; ++k) {
             if (p0 + k >= p.hp) break;
             const uint idx = (tl * p.heads + h) * p.hp + p0 + k;
-            y[idx] = acc[k] + pre_decay[l] * off[k] + dskip * x[idx];
+            y[p.y_shift + idx] = acc[k] + pre_decay[l] * off[k] + dskip * x[p.x_shift + idx];
         }
     }
 #endif

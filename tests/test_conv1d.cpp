@@ -104,5 +104,49 @@ TEST_F(Conv1d, BadShapesThrow) {
     }
 }
 
+// With 1 MiB bindings, several-MiB tensors run in ranges: blocks of whole sequences (B=9) or time
+// ranges of one sequence, each binding the K-1 inputs before it (L=5001: uneven ranges; odd D:
+// windows at unaligned offsets). The split run equals the unsplit one exactly.
+TEST_F(Conv1d, SplitRangesMatchUnsplit) {
+    struct Case { int64_t batch, len, dim, width; bool bias, state, silu; };
+    const Case cases[] = {{3, 5001, 67, 4, true, true, true}, {9, 1000, 67, 4, true, true, false},
+                          {2, 4099, 67, 3, false, false, true}};
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        auto small = Device::open_index(dev->index(), DeviceOptions{.max_buffer_range = 1 << 20});
+        for (const Case& c : cases) {
+            SCOPED_TRACE(testing::Message() << "B=" << c.batch << " L=" << c.len << " D=" << c.dim << " K=" << c.width);
+            ASSERT_GT(c.batch * c.len * c.dim * 4, 1 << 20);
+            const auto xs = random_floats(c.batch * c.len * c.dim, 11, -2, 2);
+            const auto ws = random_floats(c.dim * c.width, 12);
+            const auto bs = c.bias ? random_floats(c.dim, 13) : std::vector<float>{};
+            const auto st0 = c.state ? random_floats(c.batch * (c.width - 1) * c.dim, 14) : std::vector<float>{};
+            std::vector<float> ys[2], sts[2];
+            Device* devs[2] = {dev.get(), small.get()};
+            for (int i = 0; i < 2; ++i) {
+                Device& d = *devs[i];
+                Stream s(d);
+                Tensor x = f32(d, {c.batch, c.len, c.dim}, xs), w = f32(d, {c.dim, c.width}, ws);
+                Tensor b = c.bias ? f32(d, {c.dim}, bs) : Tensor{};
+                Tensor state = c.state ? f32(d, {c.batch, c.width - 1, c.dim}, st0) : Tensor{};
+                Tensor y = Tensor::empty(d, DType::f32, {c.batch, c.len, c.dim});
+                ops::causal_conv1d(s, x, w, b, y, state, c.silu);
+                s.finish();
+                ys[i] = y.to_floats();
+                if (c.state) sts[i] = state.to_floats();
+            }
+            std::vector<float> st = st0;
+            const auto ref = reference::causal_conv1d(xs, ws, bs, c.state ? &st : nullptr, c.batch, c.len,
+                                                      c.dim, c.width, c.silu);
+            EXPECT_NMSE_LE(ref, ys[1], 1e-7);
+            EXPECT_EQ(ys[0], ys[1]);
+            if (c.state) {
+                EXPECT_NMSE_LE(st, sts[1], 0.0);
+                EXPECT_EQ(sts[0], sts[1]);
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace vkml::test

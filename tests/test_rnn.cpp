@@ -138,5 +138,49 @@ TEST_F(Rnn, BadShapesThrow) {
     }
 }
 
+// With 1 MiB bindings, several-MiB wx runs in ranges: time ranges of one sequence (L=1501:
+// uneven), each handing its final state to the next, or blocks of whole sequences (Bt=5:
+// 2 + 2 + 1). Odd head sizes put windows at unaligned offsets. Equal to the unsplit run.
+TEST_F(Rnn, SplitRangesMatchUnsplit) {
+    struct Case { int64_t batch, len, heads, dh; };
+    const Case cases[] = {{3, 1501, 3, 15}, {5, 600, 3, 15}};
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        auto small = Device::open_index(dev->index(), DeviceOptions{.max_buffer_range = 1 << 20});
+        uint32_t seed = 900;
+        for (ops::RnnCell cell : kCells)
+            for (const Case& c : cases) {
+                SCOPED_TRACE(testing::Message() << "cell=" << static_cast<int>(cell) << " Bt=" << c.batch << " L=" << c.len
+                                                << " H=" << c.heads << " dh=" << c.dh);
+                const int64_t gw = ops::rnn_input_gates(cell), ns = ops::rnn_state_count(cell);
+                ASSERT_GT(c.batch * c.len * gw * c.heads * c.dh * 4, 1 << 20);
+                const Weights w = make_weights(cell, c.heads, c.dh, seed += 10);
+                const auto wx = random_floats(c.batch * c.len * gw * c.heads * c.dh, seed + 2, -2.0f, 2.0f);
+                const auto st0 = initial_state(cell, c.batch, c.heads, c.dh, seed + 3, false);
+                std::vector<float> ys[2], sts[2];
+                Device* devs[2] = {dev.get(), small.get()};
+                for (int i = 0; i < 2; ++i) {
+                    Device& d = *devs[i];
+                    Stream s(d);
+                    Tensor state = f32(d, {c.batch, ns, c.heads, c.dh}, st0);
+                    Tensor y = Tensor::empty(d, DType::f32, {c.batch, c.len, c.heads, c.dh});
+                    Tensor wxt = f32(d, {c.batch, c.len, gw, c.heads * c.dh}, wx);
+                    Tensor R = f32(d, {c.heads, ops::rnn_recurrent_gates(cell), c.dh, c.dh}, w.R);
+                    Tensor b = f32(d, {4, c.heads, c.dh}, w.bias);
+                    ops::rnn(s, cell, wxt, R, b, y, state);
+                    s.finish();
+                    ys[i] = y.to_floats();
+                    sts[i] = state.to_floats();
+                }
+                std::vector<float> st = st0;
+                const auto ref = reference::rnn(ref_cell(cell), wx, w.R, w.bias, st, c.batch, c.len, c.heads, c.dh);
+                EXPECT_NMSE_LE(ref, ys[1], 1e-6);
+                EXPECT_NMSE_LE(st, sts[1], 1e-6);
+                EXPECT_EQ(ys[0], ys[1]);
+                EXPECT_EQ(sts[0], sts[1]);
+            }
+    }
+}
+
 }  // namespace
 }  // namespace vkml::test

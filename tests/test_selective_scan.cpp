@@ -149,5 +149,44 @@ TEST_F(SelectiveScan, BadShapesThrow) {
     }
 }
 
+// With 1 MiB bindings, several-MiB tensors run in ranges: blocks of whole sequences (B=7: 4 + 3)
+// or time ranges of one sequence at chunk boundaries (L=3001: uneven; chunk 100 gives several
+// chunks per range, the default one chunk per range). Odd D puts windows at unaligned offsets.
+// Ranges start at chunk boundaries, so the split run equals the unsplit one exactly.
+TEST_F(SelectiveScan, SplitRangesMatchUnsplit) {
+    struct Case { int64_t batch, len, dim, n, chunk; };
+    const Case cases[] = {{2, 3001, 301, 16, 100}, {2, 3001, 301, 16, 0}, {7, 200, 301, 5, 0}};
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        auto small = Device::open_index(dev->index(), DeviceOptions{.max_buffer_range = 1 << 20});
+        uint32_t seed = 500;
+        for (const Case& c : cases) {
+            SCOPED_TRACE(testing::Message() << "B=" << c.batch << " L=" << c.len << " D=" << c.dim
+                                            << " N=" << c.n << " chunk=" << c.chunk);
+            ASSERT_GT(c.batch * c.len * c.dim * 4, 1 << 20);
+            const auto r = make_case(c.batch, c.len, c.dim, c.n, true, seed += 10);
+            const std::vector<float> st0 = random_floats(c.batch * c.dim * c.n, seed + 9);
+            std::vector<float> ys[2], sts[2];
+            Device* devs[2] = {dev.get(), small.get()};
+            for (int i = 0; i < 2; ++i) {
+                Stream s(*devs[i]);
+                const auto in = upload(*devs[i], r);
+                Tensor state = f32(*devs[i], {c.batch, c.dim, c.n}, st0);
+                Tensor y = Tensor::empty(*devs[i], DType::f32, {c.batch, c.len, c.dim});
+                ops::selective_scan(s, in, y, state, {.delta_softplus = true, .chunk = c.chunk});
+                s.finish();
+                ys[i] = y.to_floats();
+                sts[i] = state.to_floats();
+            }
+            std::vector<float> st = st0;
+            const auto ref = reference::selective_scan(r, st);
+            EXPECT_NMSE_LE(ref, ys[1], 1e-6);
+            EXPECT_NMSE_LE(st, sts[1], 1e-6);
+            EXPECT_EQ(ys[0], ys[1]);
+            EXPECT_EQ(sts[0], sts[1]);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace vkml::test

@@ -175,5 +175,43 @@ TEST_F(Ssd, HsmSsdMatchesReference) {
     }
 }
 
+// With 1 MiB bindings, several-MiB tensors run in ranges: time ranges of one sequence at chunk
+// boundaries (L=4500: uneven) or blocks of whole sequences (B=5: 2 + 2 + 1, with two B/C
+// groups). Odd sizes put windows at unaligned offsets. The split run equals the unsplit one.
+TEST_F(Ssd, SplitRangesMatchUnsplit) {
+    struct Case { int64_t batch, len, heads, hp, n, groups; };
+    const Case cases[] = {{2, 4500, 5, 16, 32, 1}, {5, 1000, 6, 16, 32, 2}};
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        auto small = Device::open_index(dev->index(), DeviceOptions{.max_buffer_range = 1 << 20});
+        uint32_t seed = 700;
+        for (const Case& c : cases) {
+            SCOPED_TRACE(testing::Message() << "B=" << c.batch << " L=" << c.len << " H=" << c.heads << " P=" << c.hp
+                                            << " N=" << c.n << " G=" << c.groups);
+            ASSERT_GT(c.batch * c.len * c.heads * c.hp * 4, 1 << 20);
+            const auto r = make_case(c.batch, c.len, c.heads, c.hp, c.n, c.groups, true, seed += 10);
+            const auto st0 = random_floats(c.batch * c.heads * c.hp * c.n, seed + 8);
+            std::vector<float> ys[2], sts[2];
+            Device* devs[2] = {dev.get(), small.get()};
+            for (int i = 0; i < 2; ++i) {
+                Stream s(*devs[i]);
+                const auto in = upload(*devs[i], r);
+                Tensor state = f32(*devs[i], {c.batch, c.heads, c.hp, c.n}, st0);
+                Tensor y = Tensor::empty(*devs[i], DType::f32, {c.batch, c.len, c.heads, c.hp});
+                ops::ssd(s, in, y, state);
+                s.finish();
+                ys[i] = y.to_floats();
+                sts[i] = state.to_floats();
+            }
+            std::vector<float> st = st0;
+            const auto ref = reference::ssd(r, st);
+            EXPECT_NMSE_LE(ref, ys[1], 1e-6);
+            EXPECT_NMSE_LE(st, sts[1], 1e-6);
+            EXPECT_EQ(ys[0], ys[1]);
+            EXPECT_EQ(sts[0], sts[1]);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace vkml::test

@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "op_common.hpp"
+#include "ssm_common.hpp"
 #include "vkml/kernel.hpp"
 
 namespace vkml::ops {
@@ -14,26 +14,18 @@ namespace {
 
 struct RnnParams {
     uint32_t batch, len, heads, t_begin, t_end;
+    uint32_t wx_shift, st_shift, y_shift;  // ranges (ssm_common.hpp): window shifts
 };
 static_assert(sizeof(RnnParams) <= 128);
 
 constexpr int64_t kMaxHeadDim = 256;
 
-// llvmpipe (lavapipe) silently ends a shader invocation's loops after 65535 iterations in
-// total; there a long sequence runs as several dispatches that hand the state over.
-bool has_loop_limit(const Capabilities& c) {
-    return c.name.find("llvmpipe") != std::string::npos || c.driver_name.find("llvmpipe") != std::string::npos;
-}
-constexpr int64_t kLoopBudget = 50000;
+// Under a loop-iteration limit (has_loop_limit: llvmpipe) a long sequence runs as several
+// dispatches that hand the state over, each within this many iterations.
+constexpr int64_t kRnnLoopBudget = 50000;
 
 const char* cell_name(RnnCell c) {
     return c == RnnCell::Lstm ? "rnn(lstm)" : c == RnnCell::Gru ? "rnn(gru)" : "rnn(slstm)";
-}
-
-void check_dims(const char* op, const Tensor& t, const char* name, const Shape& want) {
-    check_dtype(op, t, name, {DType::f32});
-    if (t.shape() != want)
-        fail(op, std::string(name) + " " + t.describe() + " must have shape " + shape_string(want));
 }
 
 }  // namespace
@@ -53,18 +45,16 @@ void rnn(Stream& s, RnnCell cell, const Tensor& wx, const Tensor& R, const Tenso
     const int64_t gw = rnn_input_gates(cell), gr = rnn_recurrent_gates(cell), ns = rnn_state_count(cell);
     if (batch < 1 || len < 1 || heads < 1 || dh < 1) fail(op, "wx " + wx.describe() + " or R " + R.describe() + " is empty");
     if (dh > kMaxHeadDim) fail(op, "head size dh = " + std::to_string(dh) + " exceeds 256");
-    check_dims(op, wx, "wx", {batch, len, gw, heads * dh});
-    check_dims(op, R, "R", {heads, gr, dh, dh});
-    check_dims(op, bias, "bias", {4, heads, dh});
-    check_dims(op, y, "y", {batch, len, heads, dh});
-    check_dims(op, state, "state", {batch, ns, heads, dh});
-    for (const Tensor* t : {&R, &bias, &y, &state}) check_same_device(op, wx, *t);
+    check_inputs(op, wx, {{&wx, "wx", {batch, len, gw, heads * dh}},
+                          {&R, "R", {heads, gr, dh, dh}},
+                          {&bias, "bias", {4, heads, dh}},
+                          {&y, "y", {batch, len, heads, dh}},
+                          {&state, "state", {batch, ns, heads, dh}}});
     check_u32(op, wx.numel(), "element count");
     Device& dev = s.device();
     const Capabilities& caps = dev.caps();
-    for (auto [t, nm] : {std::pair{&wx, "wx"}, {&y, "y"}, {&R, "R"}})
-        if (t->bytes() > caps.max_storage_buffer_range)
-            throw Error(ErrorKind::Unsupported, std::string(op) + ": " + nm + " " + t->describe() + " exceeds maxStorageBufferRange");
+    check_fits(op, R, "R");
+    check_fits(op, bias, "bias");
 
     if (dh > caps.max_workgroup_size[0] || dh > caps.max_workgroup_invocations)
         throw Error(ErrorKind::Unsupported, std::string(op) + ": head size " + std::to_string(dh) +
@@ -78,27 +68,38 @@ void rnn(Stream& s, RnnCell cell, const Tensor& wx, const Tensor& R, const Tenso
     const std::vector<uint32_t> spec{static_cast<uint32_t>(dh), per_group, r_shared ? static_cast<uint32_t>(r_floats) : 1u};
     const char* kernel = cell == RnnCell::Lstm ? "rnn_lstm_f32" : cell == RnnCell::Gru ? "rnn_gru_f32" : "rnn_slstm_f32";
     // Iterations per step: the k-loop over dh plus the gate loops.
-    const int64_t window = has_loop_limit(caps) ? std::max<int64_t>(1, kLoopBudget / (dh + 16)) : len;
+    const int64_t steps = has_loop_limit(caps) ? std::max<int64_t>(1, kRnnLoopBudget / (dh + 16)) : len;
     if (heads > caps.max_workgroup_count[0] || ceil_div(batch, per_group) > caps.max_workgroup_count[1])
         throw Error(ErrorKind::Unsupported, std::string(op) + ": " + wx.describe() + " needs more workgroups than the device allows");
+    // Per token wx (Gw gates) and y; per sequence the state. The recurrence is sequential, so
+    // time ranges need no alignment; per_group (a spec constant) stays that of the whole batch.
+    const uint64_t unit = static_cast<uint64_t>(heads * dh) * 4;
+    const auto ranges = plan_seq_ranges(op, batch, len, 1, [&](int64_t seqs, int64_t tokens) {
+        return seq_fits(dev, seqs, tokens, static_cast<uint64_t>(gw) * unit, static_cast<uint64_t>(ns) * unit);
+    });
     const Kernel& k = dev.kernel(kernel, spec);
-    for (int64_t t0 = 0; t0 < len; t0 += window) {
-        const RnnParams p{static_cast<uint32_t>(batch), static_cast<uint32_t>(len), static_cast<uint32_t>(heads),
-                          static_cast<uint32_t>(t0), static_cast<uint32_t>(std::min(len, t0 + window))};
-        s.dispatch(k, {in(wx), in(R), in(bias), inout(state), out(y)}, p,
-                   Groups{static_cast<uint32_t>(heads), ceil_div(batch, per_group), 1}, op);
+    const int64_t tok_floats = heads * dh;
+    for (const SeqRange& r : ranges) {
+        const int64_t tok = r.b0 * len + r.t0, ntok = r.batch() * r.len();
+        const Window ww = window(op, wx, tok * gw * tok_floats, ntok * gw * tok_floats);
+        const Window yw = window(op, y, tok * tok_floats, ntok * tok_floats);
+        const Window sw = window(op, state, r.b0 * ns * tok_floats, r.batch() * ns * tok_floats);
+        for (int64_t t0 = 0; t0 < r.len(); t0 += steps) {
+            const RnnParams p{static_cast<uint32_t>(r.batch()), static_cast<uint32_t>(r.len()),
+                              static_cast<uint32_t>(heads), static_cast<uint32_t>(t0),
+                              static_cast<uint32_t>(std::min(r.len(), t0 + steps)), ww.shift, sw.shift, yw.shift};
+            s.dispatch(k, {in(ww.view), in(R), in(bias), inout(sw.view), out(yw.view)}, p,
+                       Groups{static_cast<uint32_t>(heads), ceil_div(r.batch(), per_group), 1}, op);
+        }
     }
 }
 
 void rnn_step(Stream& s, RnnCell cell, const Tensor& wx, const Tensor& R, const Tensor& bias,
               const Tensor& y, const Tensor& state) {
     const char* op = cell_name(cell);
-    check_present(op, wx, "wx");
-    check_present(op, y, "y");
-    if (wx.rank() != 3 || y.rank() != 3)
-        fail(op, "step: wx " + wx.describe() + " must be [Bt, Gw, H*dh] and y " + y.describe() + " [Bt, H, dh]");
-    rnn(s, cell, wx.reshape({wx.dim(0), 1, wx.dim(1), wx.dim(2)}), R, bias,
-        y.reshape({y.dim(0), 1, y.dim(1), y.dim(2)}), state);
+    check_rank(op, wx, "step: wx [Bt, Gw, H*dh]", 3);
+    check_rank(op, y, "step: y [Bt, H, dh]", 3);
+    rnn(s, cell, one_token(wx), R, bias, one_token(y), state);
 }
 
 }  // namespace vkml::ops

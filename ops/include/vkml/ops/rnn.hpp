@@ -10,7 +10,8 @@
 //                             state in, final state out (zeros start a sequence)
 //   y     [Bt, L, H, dh]
 // Gate orders: LSTM and sLSTM (i, f, z, o) for wx, R and bias. GRU: wx (r, z, n), R (n, r, z),
-// bias (b_rn, b_r, b_z, b_xn). dh <= 256.
+// bias (b_rn, b_r, b_z, b_xn). dh <= 256. wx, y and state larger than one storage-buffer binding
+// run in ranges (blocks of sequences or time ranges, docs/ssm_kernels.md); R must fit one.
 #pragma once
 
 #include "vkml/stream.hpp"

@@ -4,7 +4,9 @@
 // Every op records into a Stream and returns at once; results are ready after Stream::finish().
 // Recurrent state tensors are read as the initial state and overwritten with the final state,
 // so a prefill followed by steps equals one long prefill. Zero-fill a state to start afresh.
-// All tensors are f32 and dense; each must fit one storage-buffer binding (else Unsupported).
+// All tensors are f32 and dense. Tensors larger than one storage-buffer binding are processed in
+// ranges (blocks of whole sequences, or time ranges of one sequence handing the state over;
+// docs/ssm_kernels.md); weights (A, w, S5's B and C, ...) must fit one binding (else Unsupported).
 #pragma once
 
 #include <cstdint>
