@@ -176,6 +176,13 @@ TEST_F(Mamba2Test, BatchedSequencesMatchSeparateRuns) {
                       "3 token lists");
     EXPECT_VKML_ERROR(model.forward_batch(s, {&sessions[0], &sessions[0]}, {{1}, {2}}), ErrorKind::InvalidArgument,
                       "appears twice");
+    // Unequal lengths whose dt rows (3 floats) would start at byte 12: refused before anything
+    // is recorded, and the sessions are unchanged.
+    if (dev->caps().min_storage_offset_alignment > 4) {
+        EXPECT_VKML_ERROR(model.forward_batch(s, {&sessions[0], &sessions[1]}, {{1}, {2, 3}}),
+                          ErrorKind::InvalidArgument, "sequence 1 starts at row 1, and rows of 3 floats");
+        EXPECT_EQ(sessions[0].pos, 8);
+    }
 }
 
 TEST_F(Mamba2Test, GgufFileAndHuggingFaceFolderLoad) {

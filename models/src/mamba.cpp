@@ -158,7 +158,9 @@ Tensor Mamba::forward_batch(Stream& s, const std::vector<Session*>& sessions,
 
 Tensor Mamba::run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
                   bool all_logits) {
-    return detail::run_recurrent("mamba", s, *parts_, 2, sessions, tokens, config_.vocab, all_logits,
+    // The conv and scan bind rows of u, delta, z, y (E floats) and B, C (N floats).
+    return detail::run_recurrent("mamba", s, *parts_, 2, {config_.inner, config_.state}, sessions, tokens,
+                                 config_.vocab, all_logits,
                                  [this](detail::SsmPart& part, int64_t n, bool all) -> detail::SsmStep& {
                                      return step_for(part, n, all);
                                  });

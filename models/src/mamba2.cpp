@@ -194,7 +194,10 @@ Tensor Mamba2::forward_batch(Stream& s, const std::vector<Session*>& sessions,
 
 Tensor Mamba2::run(Stream& s, const std::vector<Session*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
                    bool all_logits) {
-    return detail::run_recurrent("mamba2", s, *parts_, 4, sessions, tokens, config_.vocab, all_logits,
+    // The convs and SSD bind rows of x and y (E floats), B and C (G*N) and dt (H).
+    const Mamba2Config& c = config_;
+    return detail::run_recurrent("mamba2", s, *parts_, 4, {c.inner, c.groups * c.state, c.heads}, sessions, tokens,
+                                 c.vocab, all_logits,
                                  [this](detail::SsmPart& part, int64_t n, bool all) -> detail::SsmStep& {
                                      return step_for(part, n, all);
                                  });

@@ -1,5 +1,6 @@
 #include "mamba_batch.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "vkml/error.hpp"
@@ -132,13 +133,39 @@ std::vector<uint32_t> batch_ids(const char* arch, const std::vector<RecurrentSes
     return checked_ids(arch, all, vocab);
 }
 
+namespace {
+
+// Sequences of unequal lengths bind their own rows: each must start at an aligned offset.
+void check_rows(const char* arch, const SsmParts& parts, const std::vector<int64_t>& lens,
+                const std::vector<int64_t>& row_widths) {
+    bool equal = lens.size() > 1;
+    for (int64_t len : lens) equal = equal && len == lens.front();
+    if (equal) return;
+    int64_t row0 = 0;
+    for (size_t i = 0; i < lens.size(); row0 += lens[i], ++i)
+        for (const auto& part : parts.parts) {
+            const uint64_t align = std::max<uint64_t>(part->device->caps().min_storage_offset_alignment, 1);
+            for (int64_t w : row_widths)
+                if (static_cast<uint64_t>(row0 * w * 4) % align != 0)
+                    throw Error(ErrorKind::InvalidArgument,
+                                std::string(arch) + ": in a batch of unequal lengths, sequence " + std::to_string(i) +
+                                    " starts at row " + std::to_string(row0) + ", and rows of " + std::to_string(w) +
+                                    " floats there are not at a multiple of the device's storage-offset alignment " +
+                                    std::to_string(align) + " bytes; batch sequences of equal lengths, or run them apart");
+        }
+}
+
+}  // namespace
+
 Tensor run_recurrent(const char* arch, Stream& s, SsmParts& parts, size_t per_layer,
-                     const std::vector<RecurrentSession*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
-                     int64_t vocab, bool all_logits, const SsmStepFor& step_for) {
+                     const std::vector<int64_t>& row_widths, const std::vector<RecurrentSession*>& sessions,
+                     const std::vector<std::vector<int32_t>>& tokens, int64_t vocab, bool all_logits,
+                     const SsmStepFor& step_for) {
     const size_t states = per_layer * static_cast<size_t>(parts.parts.back()->last);
     const std::vector<uint32_t> ids = batch_ids(arch, sessions, tokens, states, vocab);
     std::vector<int64_t> lens;
     for (const auto& t : tokens) lens.push_back(static_cast<int64_t>(t.size()));
+    check_rows(arch, parts, lens, row_widths);
     const int64_t n = static_cast<int64_t>(ids.size());
     Tensor logits;
     std::vector<float> x;  // activations crossing to the next device

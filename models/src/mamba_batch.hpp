@@ -38,8 +38,8 @@ struct SsmStep : StepGraph {
 // Sequences of one length (two or more) run as one batch over copies of their states gathered
 // into [S, ...] tensors, which finish() copies back (the tensors are kept for the next batch of
 // the same size). Otherwise each sequence is a run of its own on its own state; its rows are
-// then bound at their offsets, which must meet the device's storage-offset alignment (the op
-// says so when they do not).
+// then bound at their offsets, which must meet the device's storage-offset alignment
+// (run_recurrent checks that before recording anything).
 class SsmBatcher {
 public:
     std::vector<SsmRun> start(Stream& s, const std::vector<RecurrentSession*>& sessions,
@@ -90,12 +90,14 @@ std::vector<uint32_t> batch_ids(const char* arch, const std::vector<RecurrentSes
 
 using SsmStepFor = std::function<SsmStep&(SsmPart& part, int64_t n, bool all_logits)>;
 
-// One forward of a batch: checks it; per part, gathers the states it needs, records
+// One forward of a batch: checks it (with `row_widths`, the widths in floats of the
+// activations the conv and scan ops bind per sequence, for batches of unequal lengths); per part, gathers the states it needs, records
 // step_for(part, total tokens, all_logits) (the first part from the ids, the others from
 // the previous part's activations, through the host) and copies the states back; advances every
 // session. The logits are valid once `s` has finished (at once when split over devices).
 Tensor run_recurrent(const char* arch, Stream& s, SsmParts& parts, size_t per_layer,
-                     const std::vector<RecurrentSession*>& sessions, const std::vector<std::vector<int32_t>>& tokens,
-                     int64_t vocab, bool all_logits, const SsmStepFor& step_for);
+                     const std::vector<int64_t>& row_widths, const std::vector<RecurrentSession*>& sessions,
+                     const std::vector<std::vector<int32_t>>& tokens, int64_t vocab, bool all_logits,
+                     const SsmStepFor& step_for);
 
 }  // namespace vkml::models::detail
