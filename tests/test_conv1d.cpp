@@ -145,6 +145,11 @@ TEST_F(Conv1d, SplitRangesMatchUnsplit) {
                 EXPECT_EQ(sts[0], sts[1]);
             }
         }
+        // One token wider than a binding cannot be split.
+        Stream s(*small);
+        Tensor x = Tensor::empty(*small, DType::f32, {1, 2, 300000}), y = Tensor::empty(*small, DType::f32, {1, 2, 300000});
+        Tensor w = Tensor::empty(*small, DType::f32, {300000, 1});
+        EXPECT_VKML_ERROR(ops::causal_conv1d(s, x, w, {}, y), ErrorKind::Unsupported, "exceeds maxStorageBufferRange");
     }
 }
 

@@ -185,6 +185,29 @@ TEST_F(SelectiveScan, SplitRangesMatchUnsplit) {
             EXPECT_EQ(ys[0], ys[1]);
             EXPECT_EQ(sts[0], sts[1]);
         }
+        // A decode step over many sequences: the state [B, D, N] runs in blocks of sequences.
+        const int64_t batch = 70, dim = 67, n = 64;  // state 1.15 MiB
+        const auto r = make_case(batch, 1, dim, n, true, 900);
+        const std::vector<float> st0 = random_floats(batch * dim * n, 901);
+        std::vector<float> ys[2], sts[2];
+        Device* devs[2] = {dev.get(), small.get()};
+        for (int i = 0; i < 2; ++i) {
+            Stream s(*devs[i]);
+            auto in = upload(*devs[i], r);
+            for (Tensor* t : {&in.x, &in.delta, &in.B, &in.C, &in.z}) *t = t->reshape({t->dim(0), t->dim(2)});
+            Tensor state = f32(*devs[i], {batch, dim, n}, st0);
+            Tensor y = Tensor::empty(*devs[i], DType::f32, {batch, dim});
+            ops::selective_scan_step(s, in, y, state);
+            s.finish();
+            ys[i] = y.to_floats();
+            sts[i] = state.to_floats();
+        }
+        std::vector<float> st = st0;
+        const auto ref = reference::selective_scan(r, st);
+        EXPECT_NMSE_LE(ref, ys[1], 1e-6);
+        EXPECT_NMSE_LE(st, sts[1], 1e-6);
+        EXPECT_EQ(ys[0], ys[1]);
+        EXPECT_EQ(sts[0], sts[1]);
     }
 }
 

@@ -7,6 +7,7 @@
 // All tensors are f32 and dense. Tensors larger than one storage-buffer binding are processed in
 // ranges (blocks of whole sequences, or time ranges of one sequence handing the state over;
 // docs/ssm_kernels.md); weights (A, w, S5's B and C, ...) must fit one binding (else Unsupported).
+// hsm_ssd does not split: its x, y and [B|C|dt] must each fit one binding (else Unsupported).
 #pragma once
 
 #include <cstdint>
