@@ -22,7 +22,7 @@ int run(const Args& args) {
     const long long ctx = args.get_int("ctx", 256);
     if (ctx < 2) throw Error(ErrorKind::InvalidArgument, "--ctx must be >= 2");
     LoadedModel m = load_model(args, ctx);
-    if (!m.tokenizer) throw Error(ErrorKind::InvalidArgument, m.weights->path() + " has no tokenizer vkml reads");
+    if (!m.tokenizer) throw Error(ErrorKind::InvalidArgument, "cannot tokenize the text for " + m.weights->path() + ": " + m.tokenizer_error);
     const std::vector<int32_t> ids = m.tokenizer->encode(ss.str(), false);
     const int32_t bos = m.tokenizer->add_bos() ? m.tokenizer->bos() : -1;
     // Windows of ctx tokens including the BOS: every position predicts the next token.

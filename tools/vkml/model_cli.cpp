@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 
 #include "vkml/error.hpp"
 #include "vkml/models/hf_weights.hpp"
@@ -102,18 +103,42 @@ LoadedModel load_model(const Args& args, int64_t max_context) {
     lm.model->reset();
     bar.update(layers + 1, layers + 1);
     bar.done();
-    if (const auto* gguf = dynamic_cast<const models::GgufWeights*>(lm.file.get());
-        gguf && gguf->file().has("tokenizer.ggml.tokens"))
-        lm.tokenizer = std::make_unique<models::Tokenizer>(models::Tokenizer::from_gguf(gguf->file()));
+    // A tokenizer vkml cannot read does not stop the model: --tokens still works, and the error
+    // is given when text has to be tokenized.
+    try {
+        const auto* gguf = dynamic_cast<const models::GgufWeights*>(lm.file.get());
+        lm.tokenizer = open_tokenizer(model_path(args), gguf ? &gguf->file() : nullptr);
+        if (!lm.tokenizer) lm.tokenizer_error = "it has no tokenizer (GGUF tokenizer.ggml.* or tokenizer.json)";
+    } catch (const Error& e) {
+        lm.tokenizer_error = e.what();
+        if (lm.tokenizer_error.compare(0, 6, "vkml: ") == 0) lm.tokenizer_error.erase(0, 6);
+    }
     lm.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return lm;
+}
+
+std::unique_ptr<models::Tokenizer> open_tokenizer(const std::string& path, const models::GgufFile* gguf) {
+    if (std::filesystem::is_directory(path)) {
+        const std::string json = path + "/tokenizer.json";
+        if (!std::filesystem::exists(json)) return nullptr;
+        return std::make_unique<models::Tokenizer>(models::Tokenizer::from_hf_json(json));
+    }
+    std::unique_ptr<models::GgufFile> opened;
+    if (!gguf) {
+        opened = std::make_unique<models::GgufFile>(path);
+        gguf = opened.get();
+    }
+    if (!gguf->has("tokenizer.ggml.tokens")) return nullptr;
+    return std::make_unique<models::Tokenizer>(models::Tokenizer::from_gguf(*gguf));
 }
 
 std::vector<int32_t> prompt_tokens(const Args& args, const LoadedModel& m) {
     if (args.has("tokens")) return parse_tokens(args.get_or("tokens", ""));
     const auto text = args.get("p");
     if (!text) throw Error(ErrorKind::InvalidArgument, "give a prompt with -p TEXT or --tokens \"1 2 3\"");
-    if (!m.tokenizer) throw Error(ErrorKind::InvalidArgument, m.weights->path() + " has no tokenizer: use --tokens");
+    if (!m.tokenizer)
+        throw Error(ErrorKind::InvalidArgument, "cannot tokenize the prompt of " + m.weights->path() + ": " + m.tokenizer_error +
+                                                    "; give token ids with --tokens \"1 2 3\"");
     std::vector<int32_t> ids = m.tokenizer->encode(*text, m.tokenizer->add_bos());
     if (ids.empty()) throw Error(ErrorKind::InvalidArgument, "the prompt encodes to no tokens");
     return ids;
