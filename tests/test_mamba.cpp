@@ -33,18 +33,21 @@ TEST_F(MambaTest, PrefillMatchesTheCpuReference) {
 TEST_F(MambaTest, PrefillThenStepsEqualOneLongPrefill) {
     const auto& dev = devices()[0];
     const InMemoryWeights w = random_mamba(41, 24, 2, 8, 3, false, 30);
-    models::Mamba model(*dev, w);
     const std::vector<int32_t> tokens = {2, 7, 1, 8, 2, 8, 1, 8, 2, 8, 4, 5};
-    auto full = model.new_session();
-    const auto all = model.logits(full, tokens, true);
-    auto inc = model.new_session();
-    auto last = model.logits(inc, std::vector<int32_t>(tokens.begin(), tokens.begin() + 5));
-    EXPECT_NMSE_LE(std::vector<float>(all.begin() + 4 * 41, all.begin() + 5 * 41), last, 1e-6);
-    for (size_t t = 5; t < tokens.size(); ++t) {
-        SCOPED_TRACE("position " + std::to_string(t));
-        last = model.logits(inc, {tokens[t]});
-        EXPECT_NMSE_LE(std::vector<float>(all.begin() + static_cast<long>(t) * 41, all.begin() + static_cast<long>(t + 1) * 41),
-                       last, 1e-6);
+    auto row = [](const std::vector<float>& all, size_t t) {
+        return std::vector<float>(all.begin() + static_cast<long>(t) * 41, all.begin() + static_cast<long>(t + 1) * 41);
+    };
+    for (bool replay : {false, true}) {
+        SCOPED_TRACE(replay ? "replayed" : "recorded");
+        models::Mamba model(*dev, w, models::RecurrentOptions{.replay = replay});
+        auto full = model.new_session();
+        const auto all = model.logits(full, tokens, true);
+        auto inc = model.new_session();
+        EXPECT_NMSE_LE(row(all, 4), model.logits(inc, std::vector<int32_t>(tokens.begin(), tokens.begin() + 5)), 1e-6);
+        for (size_t t = 5; t < tokens.size(); ++t) {
+            SCOPED_TRACE("position " + std::to_string(t));
+            EXPECT_NMSE_LE(row(all, t), model.logits(inc, {tokens[t]}), 1e-6);
+        }
     }
 }
 

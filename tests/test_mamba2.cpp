@@ -129,11 +129,17 @@ TEST_F(Mamba2Test, PrefillThenStepsEqualOneLongPrefill) {
     auto row = [&](size_t t) { return std::vector<float>(all.begin() + static_cast<long>(t) * V, all.begin() + static_cast<long>(t + 1) * V); };
     auto inc = model.new_session();
     EXPECT_NMSE_LE(row(4), model.logits(inc, std::vector<int32_t>(tokens.begin(), tokens.begin() + 5)), 1e-6);
+    // A second session decoding in between: each step's recording is replayed only for the
+    // session it was made for.
+    auto other = model.new_session();
+    std::vector<float> other_last;
     for (size_t t = 5; t < tokens.size(); ++t) {
         SCOPED_TRACE("position " + std::to_string(t));
         EXPECT_NMSE_LE(row(t), model.logits(inc, {tokens[t]}), 1e-6);
+        other_last = model.logits(other, {tokens[t - 5]});
     }
     EXPECT_EQ(inc.pos, 12);
+    EXPECT_NMSE_LE(row(6), other_last, 1e-6);
 }
 
 TEST_F(Mamba2Test, BatchedSequencesMatchSeparateRuns) {

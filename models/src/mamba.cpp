@@ -50,7 +50,7 @@ struct Mamba::Weights {
 
 Mamba::Mamba(Device& device, const WeightSource& w, const RecurrentOptions& options)
     : device_(device.shared_from_this()), config_(MambaConfig::from_gguf(w)),
-      parts_(std::make_unique<detail::SsmParts>("mamba", device, options.more_devices, config_.layers)),
+      parts_(std::make_unique<detail::SsmParts>("mamba", device, options, config_.layers)),
       weights_(std::make_unique<Weights>()) {
     const MambaConfig& c = config_;
     Weights& W = *weights_;

@@ -65,7 +65,7 @@ struct Mamba2::Weights {
 
 Mamba2::Mamba2(Device& device, const WeightSource& w, const RecurrentOptions& options)
     : device_(device.shared_from_this()), config_(Mamba2Config::from_gguf(w)),
-      parts_(std::make_unique<detail::SsmParts>("mamba2", device, options.more_devices, config_.layers)),
+      parts_(std::make_unique<detail::SsmParts>("mamba2", device, options, config_.layers)),
       weights_(std::make_unique<Weights>()) {
     const Mamba2Config& c = config_;
     Weights& W = *weights_;

@@ -1,6 +1,7 @@
 #include "mamba_batch.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 
 #include "vkml/error.hpp"
@@ -64,9 +65,10 @@ void SsmBatcher::finish(Stream& s) {
     active_ = false;
 }
 
-SsmParts::SsmParts(const char* arch, Device& device, const std::vector<std::shared_ptr<Device>>& more, int64_t layers) {
+SsmParts::SsmParts(const char* arch, Device& device, const RecurrentOptions& options, int64_t layers)
+    : replay(options.replay) {
     std::vector<std::shared_ptr<Device>> devices = {device.shared_from_this()};
-    devices.insert(devices.end(), more.begin(), more.end());
+    devices.insert(devices.end(), options.more_devices.begin(), options.more_devices.end());
     const int64_t count = static_cast<int64_t>(devices.size());
     if (count > layers)
         throw Error(ErrorKind::InvalidArgument, std::string(arch) + ": " + std::to_string(count) + " devices for " +
@@ -83,7 +85,9 @@ SsmParts::SsmParts(const char* arch, Device& device, const std::vector<std::shar
 }
 
 RecurrentSession SsmParts::zero_session(const std::vector<Shape>& per_layer) const {
+    static std::atomic<uint64_t> next_id{1};
     RecurrentSession s;
+    s.id = next_id++;
     for (const auto& part : parts) {
         Stream z(*part->device);
         for (int64_t i = part->first; i < part->last; ++i)
@@ -167,6 +171,14 @@ Tensor run_recurrent(const char* arch, Stream& s, SsmParts& parts, size_t per_la
     for (const auto& t : tokens) lens.push_back(static_cast<int64_t>(t.size()));
     check_rows(arch, parts, lens, row_widths);
     const int64_t n = static_cast<int64_t>(ids.size());
+    if (parts.replay && sessions.size() == 1 && parts.parts.size() == 1 && !s.timing() && sessions[0]->id != 0) {
+        // The recording binds this session's state tensors: replayed while the session is the same.
+        SsmStep& step = step_for(*parts.parts[0], n, all_logits);
+        step.runs = {SsmRun{0, 1, n, sessions[0]->state}};
+        Tensor logits = step.run_replayed(s, ids, sessions[0]->id);
+        sessions[0]->pos += n;
+        return logits;
+    }
     Tensor logits;
     std::vector<float> x;  // activations crossing to the next device
     for (size_t p = 0; p < parts.parts.size(); ++p) {

@@ -67,7 +67,8 @@ struct SsmPart {
 struct SsmParts {
     std::vector<std::unique_ptr<SsmPart>> parts;
     std::vector<size_t> layer_part;  // which part runs each layer
-    SsmParts(const char* arch, Device& device, const std::vector<std::shared_ptr<Device>>& more, int64_t layers);
+    bool replay = true;              // RecurrentOptions::replay
+    SsmParts(const char* arch, Device& device, const RecurrentOptions& options, int64_t layers);
     Device& first() const { return *parts.front()->device; }
     Device& last() const { return *parts.back()->device; }
     Device& of_layer(int64_t i) const { return *parts[layer_part[static_cast<size_t>(i)]]->device; }
@@ -94,7 +95,8 @@ using SsmStepFor = std::function<SsmStep&(SsmPart& part, int64_t n, bool all_log
 // activations the conv and scan ops bind per sequence, for batches of unequal lengths); per part, gathers the states it needs, records
 // step_for(part, total tokens, all_logits) (the first part from the ids, the others from
 // the previous part's activations, through the host) and copies the states back; advances every
-// session. The logits are valid once `s` has finished (at once when split over devices).
+// session. The logits are valid once `s` has finished (at once when split over devices or
+// replayed: one sequence on one device, RecurrentOptions::replay, `s` not timed).
 Tensor run_recurrent(const char* arch, Stream& s, SsmParts& parts, size_t per_layer,
                      const std::vector<int64_t>& row_widths, const std::vector<RecurrentSession*>& sessions,
                      const std::vector<std::vector<int32_t>>& tokens, int64_t vocab, bool all_logits,

@@ -15,10 +15,12 @@ namespace vkml::models {
 
 // One sequence's state in a recurrent (Mamba-style) model: per layer a fixed list of f32
 // tensors (conv windows, SSM state), each [1, ...] and zero at the start, layer after layer;
-// and the number of tokens the sequence has seen. Copies share the state tensors.
+// and the number of tokens the sequence has seen. Copies share the state tensors (and the id,
+// which names them for replayed recordings).
 struct RecurrentSession {
     std::vector<Tensor> state;
     int64_t pos = 0;
+    uint64_t id = 0;  // unique per new_session()
 };
 
 struct RecurrentOptions {
@@ -28,6 +30,11 @@ struct RecurrentOptions {
     // state lives with its layer. Activations cross between devices through the host, so such
     // a forward is synchronous.
     std::vector<std::shared_ptr<Device>> more_devices;
+    // Record a single sequence's forward once (per token count and session) and resubmit that
+    // command buffer for the next steps (nothing in a recurrent model's graph depends on the
+    // position). Such a forward runs on the model's own stream and is complete on return. Off,
+    // or for batches, device splits and timed streams: every forward is recorded afresh.
+    bool replay = true;
 };
 
 namespace detail {
