@@ -367,6 +367,21 @@ TEST(TokenizerHf, BertWordPiece) {
     EXPECT_EQ(tok.encode(std::string(101, 'a')), (std::vector<int32_t>{100}));
 }
 
+TEST(TokenizerHf, MetaspaceSplitMergesWithinWords) {
+    // "a b" -> "▁a▁b". Without split the best merge "a ▁" crosses the word boundary; with split
+    // each "▁word" merges on its own.
+    auto doc = [](bool split) {
+        return Json::parse(std::string(R"({"model": {"type": "BPE", "vocab": {"\u2581": 0, "a": 1, "b": 2, "\u2581a": 3, "\u2581b": 4, "a\u2581": 5},
+                                       "merges": ["a \u2581", "\u2581 a", "\u2581 b"]},
+                             "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": )") +
+                           (split ? "true" : "false") + "}}");
+    };
+    EXPECT_EQ(Tokenizer::from_hf_json(doc(false), "no split").encode("a b"), (std::vector<int32_t>{0, 5, 2}));
+    const Tokenizer tok = Tokenizer::from_hf_json(doc(true), "split");
+    EXPECT_EQ(tok.encode("a b"), (std::vector<int32_t>{3, 4}));
+    EXPECT_EQ(tok.decode({3, 4}), "a b");
+}
+
 TEST(TokenizerHf, MalformedAndUnsupportedFilesAreClearErrors) {
     const std::string base = R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}, "pre_tokenizer": {"type": "ByteLevel"}})";
     EXPECT_NO_THROW((void)Tokenizer::from_hf_json(Json::parse(base), "ok"));
