@@ -152,10 +152,12 @@ TEST_F(SelectiveScan, BadShapesThrow) {
 // With 1 MiB bindings, several-MiB tensors run in ranges: blocks of whole sequences (B=7: 4 + 3)
 // or time ranges of one sequence at chunk boundaries (L=3001: uneven; chunk 100 gives several
 // chunks per range, the default one chunk per range). Odd D puts windows at unaligned offsets.
-// Ranges start at chunk boundaries, so the split run equals the unsplit one exactly.
+// Ranges start at chunk boundaries, so the split run equals the unsplit one exactly; only where
+// one chunk exceeds a binding (chunk 1000 x D 301) do ranges cut chunks, exact to the reference.
 TEST_F(SelectiveScan, SplitRangesMatchUnsplit) {
-    struct Case { int64_t batch, len, dim, n, chunk; };
-    const Case cases[] = {{2, 3001, 301, 16, 100}, {2, 3001, 301, 16, 0}, {7, 200, 301, 5, 0}};
+    struct Case { int64_t batch, len, dim, n, chunk; bool bit_exact; };
+    const Case cases[] = {{2, 3001, 301, 16, 100, true}, {2, 3001, 301, 16, 0, true}, {7, 200, 301, 5, 0, true},
+                          {1, 1201, 301, 8, 1000, false}};
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         auto small = Device::open_index(dev->index(), DeviceOptions{.max_buffer_range = 1 << 20});
@@ -182,6 +184,7 @@ TEST_F(SelectiveScan, SplitRangesMatchUnsplit) {
             const auto ref = reference::selective_scan(r, st);
             EXPECT_NMSE_LE(ref, ys[1], 1e-6);
             EXPECT_NMSE_LE(st, sts[1], 1e-6);
+            if (!c.bit_exact) continue;
             EXPECT_EQ(ys[0], ys[1]);
             EXPECT_EQ(sts[0], sts[1]);
         }
