@@ -118,6 +118,8 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
         id_key("tokenizer.ggml.cls_token_id", t.bos_);
         id_key("tokenizer.ggml.seperator_token_id", t.sep_);  // sic: llama.cpp's key
         if (t.unk_ < 0) t.unk_ = t.find("[UNK]");
+        if (t.bos_ < 0) t.bos_ = t.find("[CLS]");
+        if (t.sep_ < 0) t.sep_ = t.find("[SEP]");
     }
     if (t.model_ == Model::spm) {
         if (t.bos_ < 0 && n > 1) t.bos_ = 1;
