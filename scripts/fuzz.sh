@@ -36,7 +36,9 @@ for t in "${targets[@]}"; do
   fi
   mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
   cp -r "$root/fuzz/corpus/$c/." "$work/corpus/$t/"
-  if "$build/fuzz/$t" "$work/corpus/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  # -timeout=30: every input runs in milliseconds; a lower limit reported false timeouts on a
+  # loaded machine (ASan's madvise stalled a starved process for 15 s on an input that runs in 20 ms).
+  if "$build/fuzz/$t" "$work/corpus/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 \
       -max_len=65536 -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" >"$work/$t.log" 2>&1; then
     execs=$(grep -m1 'stat::number_of_executed_units' "$work/$t.log" | awk '{print $2}')
     rate=$(grep -m1 'stat::average_exec_per_sec' "$work/$t.log" | awk '{print $2}')
