@@ -459,6 +459,15 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool keep_special
         if (!empty || special) after_special = special;
         out += p;
     }
+    if (model_ == Model::wpm) {
+        // WordPiece words are separate tokens, so decoding spaces out punctuation: clean up as
+        // Hugging Face's WordPiece decoder (cleanup = true) does.
+        static const std::pair<const char*, const char*> kCleanup[] = {
+            {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
+            {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
+        };
+        for (const auto& [from, to] : kCleanup) out = replace_all(out, from, to);
+    }
     return out;
 }
 
