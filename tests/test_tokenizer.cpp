@@ -415,6 +415,9 @@ TEST(TokenizerHf, MalformedAndUnsupportedFilesAreClearErrors) {
         {R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "added_tokens": [{"id": "x", "content": "<s>"}]})", ErrorKind::BadFile,
          "added_tokens[0].id"},
         {R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})", ErrorKind::BadFile, "model.unk_token"},
+        {R"({"model": {"type": "BPE", "vocab": {"a": 2000000000}, "merges": []}})", ErrorKind::BadFile, "not dense"},
+        {R"({"model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}, "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 7], "sep": ["[SEP]", 0]}})",
+         ErrorKind::BadFile, "post_processor.cls[1]"},
     };
     const std::string dir = temp_dir("bad");
     for (const Bad& b : bad) {

@@ -136,6 +136,9 @@ Tokenizer Tokenizer::from_hf_json(const Json& doc, const std::string& source, co
         n = std::max(n, r.id(r.need(added->as_array()[i], "id", field), field + ".id") + 1);
     }
     if (n == 0) r.bad("model.vocab", "is empty");
+    if (static_cast<size_t>(n) > entries.size() + n_added)  // also bounds the allocation below
+        r.bad("model.vocab", "ids go up to " + std::to_string(n - 1) + " for " + std::to_string(entries.size() + n_added) +
+                                 " tokens (not dense)");
     t.tokens_.assign(static_cast<size_t>(n), std::string());
     t.types_.assign(static_cast<size_t>(n), TokenType::unused);  // ids no entry names
     std::vector<bool> seen(static_cast<size_t>(n), false);
@@ -317,7 +320,9 @@ Tokenizer Tokenizer::from_hf_json(const Json& doc, const std::string& source, co
             for (const char* key : {"cls", "sep"}) {
                 const Json& pair = r.need(*v, key, field);
                 if (!pair.is_array() || pair.size() != 2) r.bad(field + "." + key, "is not [text, id]");
-                (key[0] == 'c' ? t.bos_ : t.sep_) = static_cast<int32_t>(r.id(pair.as_array()[1], field + "." + key + "[1]"));
+                const int64_t id = r.id(pair.as_array()[1], field + "." + key + "[1]");
+                if (id >= n) r.bad(field + "." + key + "[1]", "= " + std::to_string(id) + " is not in the vocabulary");
+                (key[0] == 'c' ? t.bos_ : t.sep_) = static_cast<int32_t>(id);
             }
             t.add_bos_ = true;
         } else if (ty == "TemplateProcessing") {
