@@ -179,7 +179,7 @@ const bool registered = register_command({
     "  --power [--alpha 4] [--block 16] [--mh-steps 8] [--cut uniform|entropy]\n"
     "  --ctx N        bound the KV cache (default: the model's context)\n"
     "  --quant TYPE   quantize the matrices on load: q8_0, q6_k or q4_0\n"
-    "  --devices 0,1  split a llama's layers over several devices (instead of --device)\n"
+    "  --devices 0,1  split the model's layers over several devices (instead of --device)\n"
     "MODEL is a .gguf file or a Hugging Face folder (config.json + safetensors; -p needs its tokenizer.json,\n"
     "else give --tokens).\n\n"
     "Prints the text, then prompt and generation tokens/s.",

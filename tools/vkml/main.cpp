@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "vkml/device.hpp"
 #include "vkml/error.hpp"
 
 namespace {
@@ -19,7 +20,8 @@ void print_help() {
     std::printf(
         "\nenvironment:\n"
         "  VKML_DEVICE            default device (index or part of its name)\n"
-        "  VKML_VALIDATION=1      Vulkan validation layers with synchronization checks\n"
+        "  VKML_VALIDATION=1      Vulkan validation layers with synchronization checks; a command\n"
+        "                         that raised validation messages exits with status 3\n"
         "  VKML_MAX_BUFFER_RANGE  lower maxStorageBufferRange (bytes), to exercise range splitting\n"
         "  VKML_CACHE_DIR         pipeline cache folder (default $XDG_CACHE_HOME/vkml)\n");
 }
@@ -46,7 +48,15 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (parsed.has("validation")) setenv("VKML_VALIDATION", "1", 1);
-        return it->second.run(parsed);
+        const int rc = it->second.run(parsed);
+        // With validation on, any message the layers raised fails the command (the suite runs
+        // the demo this way).
+        if (const uint64_t n = vkml::Device::validation_message_count(); n > 0) {
+            std::fprintf(stderr, "vkml: %llu validation message(s); the last: %s\n",
+                         static_cast<unsigned long long>(n), vkml::Device::last_validation_message().c_str());
+            return rc != 0 ? rc : 3;
+        }
+        return rc;
     } catch (const vkml::Error& e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
