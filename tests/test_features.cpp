@@ -5,6 +5,8 @@
 // pipeline count (compile time on lavapipe) low.
 #include <cstdlib>
 
+#include "random_models.hpp"
+#include "vkml/models/llama.hpp"
 #include "vkml/ops/elementwise.hpp"
 #include "vkml/ops/embed.hpp"
 #include "vkml/ops/matmul.hpp"
@@ -84,6 +86,23 @@ TEST_F(Features, WithoutFp16TheF16OpsSaySoAndF32OpsRun) {
     ops::matmul(s, w, x, y);
     s.finish();
     EXPECT_NMSE_LE(reference::matmul(ws, xs, 33, 33, 64), y.to_floats(), 5e-4);
+}
+
+// A whole model on a device without fp16 either runs (f32 fallbacks) or stops at once with
+// Unsupported naming the missing feature; never a crash or wrong output.
+TEST_F(Features, WithoutFp16ALlamaRunsOrSaysSo) {
+    auto d = open_without("fp16");
+    const auto w = random_llama(64, 32, 1, 4, 2, 64, false, 77);
+    try {
+        models::Llama model(*d, w, {.max_context = 16});
+        auto session = model.new_session();
+        Stream s(*d);
+        model.forward(s, session, {1, 2, 3});
+        s.finish();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Unsupported) << e.what();
+        EXPECT_NE(std::string(e.what()).find("storageBuffer16BitAccess"), std::string::npos) << e.what();
+    }
 }
 
 // With subgroup operations masked, each op with a subgroup path takes its shared-memory

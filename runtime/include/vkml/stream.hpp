@@ -7,6 +7,10 @@
 //
 // Thread safety: a Stream must be used by one thread at a time; different streams on the same
 // Device may be used from different threads concurrently.
+//
+// Device loss: once the device is lost (see Device::check_alive) every Stream call, including
+// construction, wait() and finish() with nothing pending, throws Error of kind DeviceLost. The
+// destructor never throws; it waits at most 10 s for work still in flight.
 #pragma once
 
 #include <cstdint>
