@@ -207,6 +207,53 @@ TEST_F(Runtime, PipelineCacheIsWrittenToDisk) {
     EXPECT_EQ(again->pipeline_cache_path(), path);
 }
 
+TEST_F(Runtime, LiveObjectsFollowWhatVkmlHolds) {
+    // A device of its own, so the counts start from nothing else.
+    auto dev = Device::open_index(devices()[0]->index());
+    const LiveObjects empty = dev->live_objects();
+    EXPECT_EQ(empty.command_pools, 1u) << empty.to_string();  // the transfer pool
+    EXPECT_EQ(empty.pipeline_caches, 1u);
+    EXPECT_EQ(empty.total(), 2u) << empty.to_string();
+    {
+        // A dedicated block (over half the 64 MiB block size): one buffer, one memory.
+        Tensor big = Tensor::empty(*dev, DType::f32, {40 << 18});
+        const LiveObjects with_big = dev->live_objects();
+        EXPECT_EQ(with_big.buffers, 1u);
+        EXPECT_EQ(with_big.device_memory, 1u);
+        Tensor x = Tensor::from_floats(*dev, DType::f32, {16}, std::vector<float>(16, 1.0f));
+        Stream s(*dev);
+        if (dev->caps().timestamp_period_ns > 0) s.set_timing(true);
+        ops::scale(s, x, x, 2.0f);
+        s.finish();
+        const LiveObjects busy = dev->live_objects();
+        EXPECT_EQ(busy.buffers, 2u) << busy.to_string();
+        EXPECT_EQ(busy.pipelines, 1u);
+        EXPECT_EQ(busy.pipeline_layouts, 1u);
+        EXPECT_EQ(busy.descriptor_set_layouts, 1u);
+        EXPECT_EQ(busy.shader_modules, 1u);
+        EXPECT_EQ(busy.command_pools, 2u);
+        EXPECT_EQ(busy.command_buffers, 1u);
+        EXPECT_EQ(busy.fences, 1u);
+        EXPECT_EQ(busy.descriptor_pools, 1u);
+        EXPECT_EQ(busy.descriptor_sets, 1u);
+        EXPECT_EQ(busy.query_pools, dev->caps().timestamp_period_ns > 0 ? 1u : 0u);
+        EXPECT_EQ(busy.semaphores, 0u);
+    }
+    // The dedicated block went with its tensor; the shared block stays for reuse, and the
+    // pipeline stays cached for the device's lifetime.
+    const LiveObjects after = dev->live_objects();
+    EXPECT_EQ(after.buffers, 1u) << after.to_string();
+    EXPECT_EQ(after.device_memory, 1u);
+    EXPECT_EQ(after.pipelines, 1u);
+    EXPECT_EQ(after.command_pools, 1u);
+    EXPECT_EQ(after.command_buffers + after.fences + after.descriptor_pools + after.descriptor_sets +
+                  after.query_pools,
+              0u)
+        << after.to_string();
+    dev->allocator().trim();
+    EXPECT_EQ(dev->live_objects().buffers + dev->live_objects().device_memory, 0u);
+}
+
 TEST_F(Runtime, StreamsOnSeveralThreadsAgree) {
     const auto& dev = devices()[0];
     const auto v = random_floats(4096, 9, -3, 3);
