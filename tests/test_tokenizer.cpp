@@ -336,6 +336,7 @@ TEST(TokenizerHf, Gpt2ByteLevel) {
     EXPECT_FALSE(tok.add_bos());
     check_cases(tok, "gpt-2");
     EXPECT_EQ(tok.encode("a<|endoftext|>b", false, true)[1], 50256);
+    std::filesystem::remove_all(dir);
 }
 
 TEST(TokenizerHf, Gpt2SplitThenByteLevel) {
@@ -434,6 +435,7 @@ TEST(TokenizerHf, MalformedAndUnsupportedFilesAreClearErrors) {
         }
     }
     EXPECT_THROW((void)Tokenizer::from_hf_json(dir + "/missing.json"), Error);
+    std::filesystem::remove_all(dir);
 }
 
 namespace vkml::test {
