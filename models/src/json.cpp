@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <string>
+#include <unordered_set>
 
 #include "vkml/error.hpp"
 #include "vkml/models/unicode.hpp"
@@ -87,16 +89,17 @@ private:
         Json j = Json::object();
         ws();
         if (eat('}')) return j;
+        std::unordered_set<std::string> seen;
         for (;;) {
             ws();
             if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a string key");
             const size_t key_at = pos_;
             std::string key = string();
-            for (const auto& kv : *j.obj_)
-                if (kv.first == key) {
-                    pos_ = key_at;
-                    fail("duplicate key \"" + key + "\"");
-                }
+            // A set, not a scan of the members: tokenizer.json vocabularies have 50k-200k keys.
+            if (!seen.insert(key).second) {
+                pos_ = key_at;
+                fail("duplicate key \"" + key + "\"");
+            }
             ws();
             expect(':');
             ws();
