@@ -30,15 +30,19 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
   # detect_leaks=0: LeakSanitizer cannot unwind through llvmpipe's JIT-compiled shader frames
   # (no frame pointers or unwind info), so it reports lavapipe's own allocations as leaks or
   # crashes while scanning; vkml's object lifetimes are checked by the soak test instead.
-  # Not run under the sanitizers (they do not execute instrumented vkml code):
-  #   train_tools           pure Python (the tiny models' training code under PyTorch);
+  # Not run under the sanitizers:
+  #   train_tools           pure Python (the tiny models' training code under PyTorch), no vkml code;
   #   install_find_package  builds an outside project against the installed package with plain
   #                         flags, which cannot link an ASan-instrumented libvkml; it tests the
   #                         packaging, which the Release pass covers.
+  #   test_soak             asserts that resident memory stays flat over 1,000 forward passes;
+  #                         ASan keeps freed memory in its quarantine and never returns its heap,
+  #                         so RSS grows by design (+630 MB measured); the Release pass checks it.
   # parity_tiny_models_pytorch stays: it drives the instrumented `vkml` command line.
   ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-    ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -E '^(train_tools|install_find_package)$'
+    ctest --test-dir build-sanitize --output-on-failure -j "$jobs" \
+      -E '^(train_tools|install_find_package|test_soak|test_soak_range1m)$'
 fi
 
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
