@@ -43,9 +43,6 @@ HfWeights::HfWeights(const std::string& dir) : folder_(dir) {
     auto num = [&](const std::string& key, std::initializer_list<const char*> names) {
         if (const Json* v = first_of(cfg, names)) numbers_[key] = v->as_number();
     };
-    auto map = [&](const std::string& gguf, const std::string& hf, Source::Fix fix = Source::Fix::None, int64_t heads = 0) {
-        if (folder_.has(hf)) names_[gguf] = Source{hf, fix, heads};
-    };
     if (arch == "llama") {
         num("llama.embedding_length", {"hidden_size"});
         num("llama.block_count", {"num_hidden_layers"});
@@ -89,23 +86,34 @@ HfWeights::HfWeights(const std::string& dir) : folder_(dir) {
         const Json* r = first_of(cfg, {"time_step_rank", "dt_rank"});
         numbers_["mamba.ssm.time_step_rank"] = r && r->is_number() ? r->as_number() : std::ceil(d / 16.0);  // "auto"
         const int64_t layers = static_cast<int64_t>(numbers_["mamba.block_count"]);
-        map("token_embd.weight", "backbone.embeddings.weight");
-        map("token_embd.weight", "backbone.embedding.weight");  // state-spaces' name
-        map("output_norm.weight", "backbone.norm_f.weight");
-        map("output.weight", "lm_head.weight");
+        map_mamba_backbone(layers);
         for (int64_t i = 0; i < layers; ++i) {
             const std::string b = "blk." + std::to_string(i) + ".", h = "backbone.layers." + std::to_string(i) + ".";
-            map(b + "attn_norm.weight", h + "norm.weight");
-            map(b + "ssm_in.weight", h + "mixer.in_proj.weight");
-            map(b + "ssm_conv1d.weight", h + "mixer.conv1d.weight", Source::Fix::DropMiddle);
-            map(b + "ssm_conv1d.bias", h + "mixer.conv1d.bias");
             map(b + "ssm_x.weight", h + "mixer.x_proj.weight");
             map(b + "ssm_dt.weight", h + "mixer.dt_proj.weight");
             map(b + "ssm_dt.bias", h + "mixer.dt_proj.bias");
-            map(b + "ssm_a", h + "mixer.A_log", Source::Fix::NegExp);
-            map(b + "ssm_d", h + "mixer.D");
-            map(b + "ssm_out.weight", h + "mixer.out_proj.weight");
         }
+    }
+}
+
+void HfWeights::map(const std::string& gguf, const std::string& hf, Source::Fix fix, int64_t heads) {
+    if (folder_.has(hf)) names_[gguf] = Source{hf, fix, heads};
+}
+
+void HfWeights::map_mamba_backbone(int64_t layers) {
+    map("token_embd.weight", "backbone.embeddings.weight");
+    map("token_embd.weight", "backbone.embedding.weight");  // state-spaces' name
+    map("output_norm.weight", "backbone.norm_f.weight");
+    map("output.weight", "lm_head.weight");
+    for (int64_t i = 0; i < layers; ++i) {
+        const std::string b = "blk." + std::to_string(i) + ".", h = "backbone.layers." + std::to_string(i) + ".";
+        map(b + "attn_norm.weight", h + "norm.weight");
+        map(b + "ssm_in.weight", h + "mixer.in_proj.weight");
+        map(b + "ssm_conv1d.weight", h + "mixer.conv1d.weight", Source::Fix::DropMiddle);
+        map(b + "ssm_conv1d.bias", h + "mixer.conv1d.bias");
+        map(b + "ssm_a", h + "mixer.A_log", Source::Fix::NegExp);
+        map(b + "ssm_d", h + "mixer.D");
+        map(b + "ssm_out.weight", h + "mixer.out_proj.weight");
     }
 }
 
@@ -127,24 +135,11 @@ void HfWeights::map_mamba2(const Json& cfg) {
     numbers_["mamba2.ssm.group_count"] = get({"n_groups", "ngroups"}, 1);
     numbers_["mamba2.ssm.time_step_rank"] = get({"num_heads", "nheads"}, head_dim > 0 ? inner / head_dim : 0);
     numbers_["mamba2.attention.layer_norm_rms_epsilon"] = get({"layer_norm_epsilon", "norm_epsilon"}, 1e-5);
-    auto map = [&](const std::string& gguf, const std::string& hf, Source::Fix fix = Source::Fix::None) {
-        if (folder_.has(hf)) names_[gguf] = Source{hf, fix, 0};
-    };
-    map("token_embd.weight", "backbone.embeddings.weight");
-    map("token_embd.weight", "backbone.embedding.weight");
-    map("output_norm.weight", "backbone.norm_f.weight");
-    map("output.weight", "lm_head.weight");
+    map_mamba_backbone(layers);
     for (int64_t i = 0; i < layers; ++i) {
         const std::string b = "blk." + std::to_string(i) + ".", h = "backbone.layers." + std::to_string(i) + ".";
-        map(b + "attn_norm.weight", h + "norm.weight");
-        map(b + "ssm_in.weight", h + "mixer.in_proj.weight");
-        map(b + "ssm_conv1d.weight", h + "mixer.conv1d.weight", Source::Fix::DropMiddle);
-        map(b + "ssm_conv1d.bias", h + "mixer.conv1d.bias");
         map(b + "ssm_dt.bias", h + "mixer.dt_bias");
-        map(b + "ssm_a", h + "mixer.A_log", Source::Fix::NegExp);
-        map(b + "ssm_d", h + "mixer.D");
         map(b + "ssm_norm.weight", h + "mixer.norm.weight");
-        map(b + "ssm_out.weight", h + "mixer.out_proj.weight");
     }
 }
 

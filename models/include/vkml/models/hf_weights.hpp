@@ -35,6 +35,11 @@ private:
         enum class Fix { None, PermuteHeads, NegExp, DropMiddle } fix = Fix::None;
         int64_t heads = 0;  // for PermuteHeads
     };
+    // GGUF name `gguf` is served by the folder's tensor `hf` (when the folder has it).
+    void map(const std::string& gguf, const std::string& hf, Source::Fix fix = Source::Fix::None, int64_t heads = 0);
+    // The names Mamba and Mamba-2 folders share: embeddings, final norm, LM head, and per layer
+    // the norm, in_proj, conv1d, A_log, D and out_proj.
+    void map_mamba_backbone(int64_t layers);
     void map_mamba2(const Json& cfg);
     HfModelFolder folder_;
     std::map<std::string, Source> names_;  // GGUF name -> where it comes from
