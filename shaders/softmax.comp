@@ -9,7 +9,10 @@
 // Split-row kernels, for few long rows (one workgroup per row would leave a GPU idle): the row
 // is cut into `segs` segments; softmax_part_* writes each segment's (max, sum, entropy term) to
 // a scratch buffer, and softmax_finish_* merges a row's partials in every segment's workgroup
-// and writes that segment.
+// and writes that segment. A row longer than one binding (maxStorageBufferRange) is walked in
+// windows of whole segments, one dispatch per window: x and y are bound from the window's
+// first column (col0), and seg_count > 0 says the dispatch covers segments seg_base ..
+// seg_base + seg_count - 1 of a single row.
 //!variant softmax_sg -DVKML_SUBGROUP=1
 //!variant softmax_shared
 //!variant softmax_part_sg -DVKML_SUBGROUP=1 -DSTAGE=1
@@ -49,6 +52,12 @@ layout(push_constant) uniform Params {
     float scale;
     uint segs;      // split-row kernels: segments per row, of seg_cols columns each
     uint seg_cols;
+    uint x_off;     // split-row kernels: elements from the x / y / part binding starts
+    uint y_off;
+    uint part_off;
+    uint col0;      // column of the row that x_off (and y_off) points at
+    uint seg_base;  // windows of one long row: first segment, and segments in this dispatch
+    uint seg_count;
 } p;
 
 #define kNegInf uintBitsToFloat(0xFF800000u)
@@ -92,15 +101,15 @@ void combine(inout float m, inout float s, inout float t, bool need_t) {
 
 #if STAGE != 1
 // Writes y over columns [j0, j1) of the row given the row max and sum.
-void write_row(uint base, uint j0, uint j1, uint n, float mx, float sum) {
+void write_row(uint base, uint ybase, uint j0, uint j1, uint n, float mx, float sum) {
     if (p.mode == 1u) {
         const float ls = log(sum);
         for (uint j = j0 + gl_LocalInvocationID.x; j < j1; j += WG)
-            y[base + j] = j < n ? (p.scale * x[base + j] - mx) - ls : kNegInf;
+            y[ybase + j] = j < n ? (p.scale * x[base + j] - mx) - ls : kNegInf;
     } else {
         const float inv = 1.0 / sum;
         for (uint j = j0 + gl_LocalInvocationID.x; j < j1; j += WG)
-            y[base + j] = j < n ? exp(p.scale * x[base + j] - mx) * inv : 0.0;
+            y[ybase + j] = j < n ? exp(p.scale * x[base + j] - mx) * inv : 0.0;
     }
 }
 #endif
@@ -120,12 +129,19 @@ void main() {
         if (tid == 0u) y[row] = log(s) - t / s;
         return;
     }
-    write_row(base, 0u, p.cols, n, m, s);
+    write_row(base, base, 0u, p.cols, n, m, s);
 #else
     const uint gid = linear_group_id();
-    const uint row = gid / p.segs, g = gid % p.segs;
+    uint row = gid / p.segs, g = gid % p.segs;
+    if (p.seg_count != 0u) {
+        row = 0u;
+        g = p.seg_base + gid;
+        if (gid >= p.seg_count) return;
+    }
     if (row >= p.rows) return;
-    const uint base = row * p.cols;
+    // Element (row, j) sits at x[base + j] (and y[ybase + j]); unsigned wrap-around is
+    // intended: j >= col0 always.
+    const uint base = row * p.cols + p.x_off - p.col0;
     const uint n = valid_cols(row);
     const uint j0 = g * p.seg_cols, j1 = min(p.cols, j0 + p.seg_cols);
 #if STAGE == 1
@@ -133,7 +149,7 @@ void main() {
     accumulate(base, j0, min(j1, n), m, s, t);
     combine(m, s, t, p.mode == 2u);
     if (tid == 0u) {
-        const uint o = (row * p.segs + g) * 3u;
+        const uint o = p.part_off + (row * p.segs + g) * 3u;
         part[o] = m;
         part[o + 1u] = s;
         part[o + 2u] = t;
@@ -142,7 +158,7 @@ void main() {
     // Merge the row's segment partials (an empty segment has s = 0).
     float m = kNegInf, s = 0.0, t = 0.0;
     for (uint i = tid; i < p.segs; i += WG) {
-        const uint o = (row * p.segs + i) * 3u;
+        const uint o = p.part_off + (row * p.segs + i) * 3u;
         const float m2 = part[o], s2 = part[o + 1u], t2 = part[o + 2u];
         if (s2 == 0.0) continue;  // (a NaN partial is merged, so NaN reaches the whole row)
         if (s == 0.0) {
@@ -159,10 +175,10 @@ void main() {
     }
     combine(m, s, t, p.mode == 2u);
     if (p.mode == 2u) {
-        if (g == 0u && tid == 0u) y[row] = log(s) - t / s;
+        if (g == 0u && tid == 0u) y[p.y_off + row] = log(s) - t / s;
         return;
     }
-    write_row(base, j0, j1, n, m, s);
+    write_row(base, row * p.cols + p.y_off - p.col0, j0, j1, n, m, s);
 #endif
 #endif
 }

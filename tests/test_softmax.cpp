@@ -201,9 +201,24 @@ TEST_F(Softmax, RowChunksUnderLoweredBufferRange) {
         EXPECT_GE(s.dispatch_count(), 2u);
         EXPECT_NMSE_LE(reference::softmax(xs, 32768, 1.0f, {.causal = true, .q_dim = 9, .offset = 32768 - 9}),
                        y.to_floats(), 1e-6);
-        // One row larger than the range cannot be bound at all.
-        Tensor big = Tensor::empty(*dev, DType::f32, {1, 300000});
-        EXPECT_VKML_ERROR(ops::softmax(s, big, big), ErrorKind::InvalidArgument, "maxStorageBufferRange");
+        // Rows larger than the range (1.2 MiB each) are walked in windows of segments; in place,
+        // causal (the mask reaches into the second window), log-softmax and entropy too.
+        const int64_t cols = 300001;
+        const auto bs = random_floats(3 * cols, 5, -30.0f, 30.0f);
+        Tensor big = Tensor::from_floats(*dev, DType::f32, {3, cols}, bs);
+        Tensor lbig = Tensor::empty(*dev, DType::f32, {3, cols});
+        Tensor cbig = Tensor::empty(*dev, DType::f32, {3, cols});
+        Tensor h = Tensor::empty(*dev, DType::f32, {3});
+        ops::log_softmax(s, big, lbig);
+        ops::entropy(s, big, h);
+        ops::softmax(s, big, cbig, {.causal = true, .causal_offset = 270000});
+        ops::softmax(s, big, big);
+        s.finish();
+        EXPECT_NMSE_LE(reference::softmax(bs, cols), big.to_floats(), 1e-6);
+        expect_log_probs(reference::log_softmax(bs, cols), lbig.to_floats());
+        EXPECT_NMSE_LE(reference::entropy(bs, cols), h.to_floats(), 1e-6);
+        EXPECT_NMSE_LE(reference::softmax(bs, cols, 1.0f, {.causal = true, .q_dim = 3, .offset = 270000}),
+                       cbig.to_floats(), 1e-6);
     }
 }
 

@@ -80,7 +80,7 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
     }
     const Kernel& kernel = dev.kernel(name, {wg, rows, nc, rpt});
 
-    const uint64_t cap = quant_binding_cap(dev);
+    const uint64_t cap = window_cap(dev);
     const uint64_t mc = std::min(m, cap / row_bytes);
     if (mc == 0 || cap / (k * 4) == 0 || cap / (m * 4) == 0)
         fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
@@ -100,9 +100,9 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
         for (uint64_t b0 = 0; b0 < blocks; b0 += chunk) {
             const uint64_t nb = std::min(chunk, blocks - b0);
             uint64_t xo = 0, qo = 0, dO = 0;
-            const Binding bs[] = {quant_binding(dev, x, b0 * 128, nb * 128, Access::Read, xo),
-                                  quant_binding(dev, xq, b0 * 32, nb * 32, Access::Write, qo),
-                                  quant_binding(dev, xd, b0 * 4, nb * 4, Access::Write, dO)};
+            const Binding bs[] = {window_binding(dev, x, b0 * 128, nb * 128, Access::Read, xo),
+                                  window_binding(dev, xq, b0 * 32, nb * 32, Access::Write, qo),
+                                  window_binding(dev, xd, b0 * 4, nb * 4, Access::Write, dO)};
             const ActParams p{static_cast<uint32_t>(nb), static_cast<uint32_t>(xo / 4),
                               static_cast<uint32_t>(qo / 4), static_cast<uint32_t>(dO / 4)};
             s.dispatch_raw(act, bs, 3, &p, sizeof(p), grid_1d(dev, ceil_div(nb, 64)), "quantize_act_q8");
@@ -114,16 +114,16 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
         uint64_t xo = 0, xdo = 0;
         Binding xb, xdb;
         if (dot) {
-            xb = quant_binding(dev, xq, n0 * k, nn * k, Access::Read, xo);
-            xdb = quant_binding(dev, xd, n0 * k / 8, nn * k / 8, Access::Read, xdo);
+            xb = window_binding(dev, xq, n0 * k, nn * k, Access::Read, xo);
+            xdb = window_binding(dev, xd, n0 * k / 8, nn * k / 8, Access::Read, xdo);
         } else {
-            xb = quant_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
+            xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
         }
         for (uint64_t m0 = 0; m0 < m; m0 += mc) {
             const uint64_t mm = std::min(mc, m - m0);
             uint64_t wo = 0, yo = 0;
-            const Binding wb = quant_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
-            const Binding yb = quant_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
+            const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
+            const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
             const GemvParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k),
                                static_cast<uint32_t>(wo), static_cast<uint32_t>(xo / 4), static_cast<uint32_t>(yo / 4),
                                static_cast<uint32_t>(m), static_cast<uint32_t>(row_bytes),
@@ -163,7 +163,7 @@ void run_tiled(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     const Kernel& kernel =
         dev.kernel("matmul_" + std::string(dtype_name(w.dtype())), {threads, t->bm, t->bn, t->tm, t->tn});
 
-    const uint64_t cap = quant_binding_cap(dev);
+    const uint64_t cap = window_cap(dev);
     const uint64_t mc = std::min({m, cap / row_bytes, static_cast<uint64_t>(c.max_workgroup_count[0]) * t->bm});
     if (mc == 0 || cap / (k * 4) == 0 || cap / (m * 4) == 0)
         fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
@@ -172,12 +172,12 @@ void run_tiled(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     for (uint64_t n0 = 0; n0 < n; n0 += nc) {
         const uint64_t nn = std::min(nc, n - n0);
         uint64_t xo = 0;
-        const Binding xb = quant_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
+        const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
         for (uint64_t m0 = 0; m0 < m; m0 += mc) {
             const uint64_t mm = std::min(mc, m - m0);
             uint64_t wo = 0, yo = 0;
-            const Binding wb = quant_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
-            const Binding yb = quant_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
+            const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
+            const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
             const TiledParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k),
                                 static_cast<uint32_t>(wo), static_cast<uint32_t>(xo / 4), static_cast<uint32_t>(yo / 4),
                                 static_cast<uint32_t>(m), static_cast<uint32_t>(row_bytes)};

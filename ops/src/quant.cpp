@@ -38,15 +38,15 @@ void quantize(Stream& s, const Tensor& x, const Tensor& q) {
     Device& dev = s.device();
     const DTypeInfo& info = dtype_info(q.dtype());
     const uint64_t blocks = static_cast<uint64_t>(q.numel()) / info.block_elems;
-    const uint64_t cap = quant_binding_cap(dev);
+    const uint64_t cap = window_cap(dev);
     const uint64_t chunk = std::min<uint64_t>(cap / (info.block_elems * 4), UINT32_MAX / 64);
     if (chunk == 0) fail(op, "maxStorageBufferRange is too small for one block");
     const Kernel& k = dev.kernel("quantize_" + qname(q.dtype()), {kWorkgroup});
     for (uint64_t b0 = 0; b0 < blocks; b0 += chunk) {
         const uint64_t nb = std::min(chunk, blocks - b0);
         uint64_t xo = 0, qo = 0;
-        const Binding xb = quant_binding(dev, x, b0 * info.block_elems * 4, nb * info.block_elems * 4, Access::Read, xo);
-        const Binding qb = quant_binding(dev, q, b0 * info.block_bytes, nb * info.block_bytes, Access::ReadWrite, qo);
+        const Binding xb = window_binding(dev, x, b0 * info.block_elems * 4, nb * info.block_elems * 4, Access::Read, xo);
+        const Binding qb = window_binding(dev, q, b0 * info.block_bytes, nb * info.block_bytes, Access::ReadWrite, qo);
         const QuantizeParams p{static_cast<uint32_t>(nb), static_cast<uint32_t>(xo / 4), static_cast<uint32_t>(qo)};
         const Binding bindings[] = {xb, qb};
         s.dispatch_raw(k, bindings, 2, &p, sizeof(p), grid_1d(dev, ceil_div(nb, kWorkgroup)), op);
@@ -67,15 +67,15 @@ void dequantize(Stream& s, const Tensor& q, const Tensor& y) {
     const DTypeInfo& info = dtype_info(q.dtype());
     const uint64_t esize = f16 ? 2 : 4;
     const uint64_t blocks = static_cast<uint64_t>(q.numel()) / info.block_elems;
-    const uint64_t cap = quant_binding_cap(dev);
+    const uint64_t cap = window_cap(dev);
     const uint64_t chunk = std::min<uint64_t>(cap / (info.block_elems * esize), UINT32_MAX / 4 / info.block_elems);
     if (chunk == 0) fail(op, "maxStorageBufferRange is too small for one block");
     const Kernel& k = dev.kernel("dequantize_" + qname(q.dtype()) + (f16 ? "_f16" : "_f32"), {kWorkgroup});
     for (uint64_t b0 = 0; b0 < blocks; b0 += chunk) {
         const uint64_t nb = std::min(chunk, blocks - b0);
         uint64_t qo = 0, yo = 0;
-        const Binding qb = quant_binding(dev, q, b0 * info.block_bytes, nb * info.block_bytes, Access::Read, qo);
-        const Binding yb = quant_binding(dev, y, b0 * info.block_elems * esize, nb * info.block_elems * esize, Access::Write, yo);
+        const Binding qb = window_binding(dev, q, b0 * info.block_bytes, nb * info.block_bytes, Access::Read, qo);
+        const Binding yb = window_binding(dev, y, b0 * info.block_elems * esize, nb * info.block_elems * esize, Access::Write, yo);
         const uint64_t nvec = nb * info.block_elems / 4;
         const DequantizeParams p{static_cast<uint32_t>(nvec), static_cast<uint32_t>(qo), static_cast<uint32_t>(yo / esize)};
         const Binding bindings[] = {qb, yb};

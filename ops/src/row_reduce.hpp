@@ -95,4 +95,24 @@ void for_each_row_chunk(const Device& dev, const char* op, int64_t rows,
     for (int64_t first = 0; first < rows; first += chunk) fn(first, std::min(chunk, rows - first));
 }
 
+// Rows longer than one binding (split-row kernels): how many segments to cut a row of `cols`
+// into so that each binds with room to spare, at least `want`.
+inline int64_t long_row_segments(const Device& dev, int64_t cols, int64_t want) {
+    const uint64_t seg_bytes = std::max<uint64_t>(window_cap(dev) / 2, 4);
+    return std::max<int64_t>(want, static_cast<int64_t>((4 * static_cast<uint64_t>(cols) + seg_bytes - 1) / seg_bytes));
+}
+
+// Calls fn(first_seg, seg_count, first_col, end_col) over windows of whole segments of one row
+// (segments of seg_cols columns, the last one shorter or empty) that bind within the range.
+template <class F>
+void for_each_segment_window(const Device& dev, int64_t cols, int64_t segs, int64_t seg_cols, F&& fn) {
+    const int64_t per_window = std::max<int64_t>(1, static_cast<int64_t>(window_cap(dev) / 4) / seg_cols);
+    for (int64_t g0 = 0; g0 < segs; g0 += per_window) {
+        const int64_t gc = std::min(per_window, segs - g0);
+        const int64_t c0 = g0 * seg_cols, c1 = std::min(cols, (g0 + gc) * seg_cols);
+        if (c0 >= c1) break;  // only empty segments are left
+        fn(g0, gc, c0, c1);
+    }
+}
+
 }  // namespace vkml::ops::detail

@@ -11,7 +11,8 @@ namespace {
 struct SoftmaxParams {
     uint32_t rows, cols, row_base, q_dim, mode, causal, offset;
     float scale;
-    uint32_t segs, seg_cols;  // split-row kernels only
+    uint32_t segs, seg_cols;  // split-row kernels only, as the rest
+    uint32_t x_off, y_off, part_off, col0, seg_base, seg_count;
 };
 static_assert(sizeof(SoftmaxParams) <= 128);
 
@@ -54,10 +55,14 @@ void run(Stream& s, const char* name, const Tensor& x, const Tensor& y, Mode mod
     const uint64_t x_row_bytes = 4 * static_cast<uint64_t>(cols);
     const uint64_t y_row_bytes = mode == kEntropy ? 4 : x_row_bytes;
     SoftmaxParams p{0, static_cast<uint32_t>(cols), 0, static_cast<uint32_t>(q_dim), mode,
-                    o.causal ? 1u : 0u, offset, o.scale, 1, static_cast<uint32_t>(cols)};
+                    o.causal ? 1u : 0u, offset, o.scale, 1, static_cast<uint32_t>(cols), 0, 0, 0, 0, 0, 0};
 
-    if (rows <= kSplitMaxRows && cols >= kSplitMinCols) {
-        const int64_t segs = std::min(kMaxSegs, (cols + kSegCols - 1) / kSegCols);
+    // A row longer than one binding always takes the split kernels, walked in windows.
+    const uint64_t cap = window_cap(dev);
+    const bool long_rows = x_row_bytes > cap;
+    if (long_rows || (rows <= kSplitMaxRows && cols >= kSplitMinCols)) {
+        int64_t segs = std::min(kMaxSegs, (cols + kSegCols - 1) / kSegCols);
+        if (long_rows) segs = long_row_segments(dev, cols, segs);
         const int64_t seg_cols = (cols + segs - 1) / segs;
         p.segs = static_cast<uint32_t>(segs);
         p.seg_cols = static_cast<uint32_t>(seg_cols);
@@ -69,6 +74,42 @@ void run(Stream& s, const char* name, const Tensor& x, const Tensor& y, Mode mod
         // Per-segment (max, sum, entropy term), kept alive until the recording has run.
         const Tensor scratch = Tensor::empty(dev, DType::f32, {rows, segs * 3});
         s.hold(scratch.buffer());
+        if (long_rows) {
+            const Tensor y1 = y2.reshape({y2.numel()});
+            const uint64_t part_bytes = 12 * static_cast<uint64_t>(segs);
+            for (int64_t r = 0; r < rows; ++r) {
+                p.rows = 1;
+                p.row_base = static_cast<uint32_t>(r % q_dim);
+                uint64_t po = 0, yo = 0;
+                const Binding pw = window_binding(dev, scratch, r * part_bytes, part_bytes, Access::Write, po);
+                const Binding pr = window_binding(dev, scratch, r * part_bytes, part_bytes, Access::Read, po);
+                p.part_off = static_cast<uint32_t>(po / 4);
+                // Binds x over the window and points the parameters at it.
+                auto window = [&](int64_t g0, int64_t gc, int64_t c0, int64_t c1) {
+                    uint64_t xo = 0;
+                    const Binding b = window_binding(dev, x2, (r * cols + c0) * 4, (c1 - c0) * 4, Access::Read, xo);
+                    p.x_off = static_cast<uint32_t>(xo / 4);
+                    p.col0 = static_cast<uint32_t>(c0);
+                    p.seg_base = static_cast<uint32_t>(g0);
+                    p.seg_count = static_cast<uint32_t>(gc);
+                    return b;
+                };
+                for_each_segment_window(dev, cols, segs, seg_cols, [&](int64_t g0, int64_t gc, int64_t c0, int64_t c1) {
+                    const Binding bs[] = {window(g0, gc, c0, c1), pw};
+                    s.dispatch_raw(part, bs, 2, &p, sizeof(p), grid_1d(dev, static_cast<uint64_t>(gc)), name);
+                });
+                for_each_segment_window(dev, cols, segs, seg_cols, [&](int64_t g0, int64_t gc, int64_t c0, int64_t c1) {
+                    const Binding xb = window(g0, gc, c0, c1);
+                    const Binding yb = mode == kEntropy
+                                           ? window_binding(dev, y1, r * 4, 4, Access::Write, yo)
+                                           : window_binding(dev, y1, (r * cols + c0) * 4, (c1 - c0) * 4, Access::Write, yo);
+                    p.y_off = static_cast<uint32_t>(yo / 4);
+                    const Binding bs[] = {xb, pr, yb};
+                    s.dispatch_raw(finish, bs, 3, &p, sizeof(p), grid_1d(dev, static_cast<uint64_t>(gc)), name);
+                });
+            }
+            return;
+        }
         for_each_row_chunk(dev, name, rows, {x_row_bytes, y_row_bytes, 12 * static_cast<uint64_t>(segs)},
                            [&](int64_t first, int64_t count) {
             p.rows = static_cast<uint32_t>(count);
