@@ -106,6 +106,33 @@ TEST_F(Norm, MillionColumnRow) {
     }
 }
 
+TEST_F(Norm, RowsLongerThanOneBinding) {
+    // 1.2 MiB rows over a 1 MiB range: each row is normalized in windows of segments (partials,
+    // then merge). Odd length, a large mean (the merge must not cancel), weight and bias
+    // windows, a missing weight, in place.
+    for (const auto& dev0 : devices()) {
+        SCOPED_TRACE(dev0->caps().name);
+        auto dev = Device::open_index(dev0->index(), DeviceOptions{.max_buffer_range = 1 << 20});
+        Stream s(*dev);
+        const int64_t rows = 3, cols = 300001;
+        const auto xs = random_floats(rows * cols, 15, 90.0f, 110.0f);
+        const auto ws = random_floats(cols, 16), bs = random_floats(cols, 17);
+        Tensor x = Tensor::from_floats(*dev, DType::f32, {rows, cols}, xs);
+        Tensor w = Tensor::from_floats(*dev, DType::f32, {cols}, ws);
+        Tensor b = Tensor::from_floats(*dev, DType::f32, {cols}, bs);
+        Tensor y1 = Tensor::empty(*dev, DType::f32, {rows, cols}), y2 = Tensor::empty(*dev, DType::f32, {rows, cols});
+        ops::layer_norm(s, x, w, b, y2, 1e-5f);
+        ops::rms_norm(s, x, Tensor(), y1, 1e-6f);
+        ops::rms_norm(s, x, w, x, 1e-6f);
+        s.finish();
+        EXPECT_GE(s.dispatch_count(), 4u * rows);
+        const std::vector<float> ones(static_cast<size_t>(cols), 1.0f);
+        EXPECT_NMSE_LE(reference::layer_norm(xs, cols, ws, bs, 1e-5f), y2.to_floats(), 1e-7);
+        EXPECT_NMSE_LE(reference::rms_norm(xs, cols, ones, 1e-6f), y1.to_floats(), 1e-7);
+        EXPECT_NMSE_LE(reference::rms_norm(xs, cols, ws, 1e-6f), x.to_floats(), 1e-7);
+    }
+}
+
 TEST_F(Norm, BadInputIsAnError) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);

@@ -103,7 +103,8 @@ inline int64_t long_row_segments(const Device& dev, int64_t cols, int64_t want) 
 }
 
 // Calls fn(first_seg, seg_count, first_col, end_col) over windows of whole segments of one row
-// (segments of seg_cols columns, the last one shorter or empty) that bind within the range.
+// (segments of seg_cols columns, the last one shorter; callers make segs = ceil(cols / seg_cols)
+// so that none is empty) that bind within the range.
 template <class F>
 void for_each_segment_window(const Device& dev, int64_t cols, int64_t segs, int64_t seg_cols, F&& fn) {
     const int64_t per_window = std::max<int64_t>(1, static_cast<int64_t>(window_cap(dev) / 4) / seg_cols);

@@ -64,6 +64,7 @@ void run(Stream& s, const char* name, const Tensor& x, const Tensor& y, Mode mod
         int64_t segs = std::min(kMaxSegs, (cols + kSegCols - 1) / kSegCols);
         if (long_rows) segs = long_row_segments(dev, cols, segs);
         const int64_t seg_cols = (cols + segs - 1) / segs;
+        segs = (cols + seg_cols - 1) / seg_cols;  // no empty segments
         p.segs = static_cast<uint32_t>(segs);
         p.seg_cols = static_cast<uint32_t>(seg_cols);
         const uint32_t wg = row_workgroup_size(dev, name, [&](uint32_t w) {
