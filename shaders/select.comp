@@ -10,6 +10,11 @@
 //
 // Argmax of few long rows is split: argmax_part_* finds each segment's best (key, index) and
 // argmax_finish_* picks the best of a row's segments.
+//
+// Rows longer than one binding (maxStorageBufferRange): argmax binds x per window of whole
+// segments (x_off, col0, seg_base, seg_count); top_k finds each window's k best (written with
+// idx_base added), then the k best of those candidates, and top_k_map turns the winners'
+// candidate positions back into column indices.
 //!variant argmax_sg -DVKML_SUBGROUP=1 -DARGMAX=1
 //!variant argmax_shared -DARGMAX=1
 //!variant argmax_part_sg -DVKML_SUBGROUP=1 -DARGMAX=1 -DSTAGE=1
@@ -18,6 +23,7 @@
 //!variant argmax_finish_shared -DARGMAX=1 -DSTAGE=2
 //!variant top_k_sg -DVKML_SUBGROUP=1
 //!variant top_k_shared
+//!variant top_k_map -DSTAGE=3
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -31,12 +37,17 @@ layout(constant_id = 0) const uint WG = 256;
 #define STAGE 0
 #endif
 
-#if STAGE == 2
+#if STAGE == 3
+layout(std430, binding = 0) readonly buffer C { uint cand[]; };  // candidates' column indices
+layout(std430, binding = 1) buffer I { uint out_idx[]; };        // [k]: positions -> columns
+#elif STAGE == 2
 layout(std430, binding = 0) readonly buffer P { uint part[]; };  // [rows, segs, 2]: key, index
 #else
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 #endif
-#ifdef ARGMAX
+#if STAGE == 3
+#define M 1u
+#elif defined(ARGMAX)
 #define M 1u
 #if STAGE == 1
 layout(std430, binding = 1) writeonly buffer P { uint part[]; };
@@ -57,6 +68,13 @@ layout(push_constant) uniform Params {
     uint t_end;    // limit) resumes after rank t_begin - 1, written by the previous dispatch
     uint segs;     // split argmax: segments per row, of seg_cols columns each
     uint seg_cols;
+    uint x_off;     // elements from the x (top_k_map: cand) binding start to column col0 of row 0
+    uint col0;
+    uint seg_base;  // split argmax over one long row: this dispatch's segments
+    uint seg_count;
+    uint part_off;  // elements from the part binding start
+    uint o_off;     // elements from the output binding start(s)
+    uint idx_base;  // top_k: added to the indices written (subtracted when resuming)
 } p;
 
 // Monotone map of the value order onto unsigned integers. 0 is never produced (-inf maps to
@@ -73,7 +91,7 @@ uint li[M];
 uint cnt = 0u;
 uint head = 0u;
 
-#if STAGE != 2
+#if STAGE < 2
 // Refills this invocation's list with the M best elements of its slice of columns [j0, j1) that
 // come strictly after (tk, ti) in the order (all of them when !bounded), best first.
 void rescan(uint base, uint j0, uint j1, bool bounded, uint tk, uint ti) {
@@ -106,24 +124,35 @@ void rescan(uint base, uint j0, uint j1, bool bounded, uint tk, uint ti) {
 #endif
 
 void main() {
-#if STAGE == 1
+#if STAGE == 3
+    const uint i = gl_GlobalInvocationID.x;
+    if (i >= p.k) return;
+    out_idx[p.o_off + i] = cand[p.x_off + out_idx[p.o_off + i]];
+#elif STAGE == 1
     const uint gid = linear_group_id();
-    const uint row = gid / p.segs, g = gid % p.segs;
+    uint row = gid / p.segs, g = gid % p.segs;
+    if (p.seg_count != 0u) {
+        row = 0u;
+        g = p.seg_base + gid;
+        if (gid >= p.seg_count) return;
+    }
     if (row >= p.rows) return;  // uniform across the workgroup
     const uint j0 = g * p.seg_cols;
-    rescan(row * p.cols, j0, min(p.cols, j0 + p.seg_cols), false, 0u, 0u);
+    // Column j of the row is x[row * cols + x_off - col0 + j] (wrap-around intended: j >= col0).
+    rescan(row * p.cols + p.x_off - p.col0, j0, min(p.cols, j0 + p.seg_cols), false, 0u, 0u);
     uint key = lk[0], idx = li[0];
     wg_best(key, idx);
     if (gl_LocalInvocationID.x == 0u) {
-        part[gid * 2u] = key;  // gid = row * segs + g
-        part[gid * 2u + 1u] = idx;
+        const uint o = p.part_off + (row * p.segs + g) * 2u;
+        part[o] = key;
+        part[o + 1u] = idx;
     }
 #elif STAGE == 2
     const uint row = linear_group_id();
     if (row >= p.rows) return;
     uint key = 0u, idx = 0xFFFFFFFFu;
     for (uint i = gl_LocalInvocationID.x; i < p.segs; i += WG) {
-        const uint o = (row * p.segs + i) * 2u;
+        const uint o = p.part_off + (row * p.segs + i) * 2u;
         const uint k2 = part[o], i2 = part[o + 1u];
         if (k2 > key || (k2 == key && i2 < idx)) {
             key = k2;
@@ -131,19 +160,20 @@ void main() {
         }
     }
     wg_best(key, idx);
-    if (gl_LocalInvocationID.x == 0u) out_idx[row] = idx;
+    if (gl_LocalInvocationID.x == 0u) out_idx[p.o_off + row] = idx;
 #else
     const uint row = linear_group_id();
     if (row >= p.rows) return;  // uniform across the workgroup
-    const uint base = row * p.cols;
+    const uint base = row * p.cols + p.x_off;
 
 #ifdef ARGMAX
     rescan(base, 0u, p.cols, false, 0u, 0u);
 #else
+    const uint ob = p.o_off + row * p.k;
     if (p.t_begin == 0u) {
         rescan(base, 0u, p.cols, false, 0u, 0u);
     } else {
-        const uint prev = out_idx[row * p.k + p.t_begin - 1u];
+        const uint prev = out_idx[ob + p.t_begin - 1u] - p.idx_base;
         rescan(base, 0u, p.cols, true, order_key(x[base + prev]), prev);
     }
 #endif
@@ -153,10 +183,10 @@ void main() {
         wg_best(key, idx);
         if (gl_LocalInvocationID.x == 0u) {
 #ifdef ARGMAX
-            out_idx[row] = idx;
+            out_idx[p.o_off + row] = idx;
 #else
-            out_val[row * p.k + t] = x[base + idx];
-            out_idx[row * p.k + t] = idx;
+            out_val[ob + t] = x[base + idx];
+            out_idx[ob + t] = idx + p.idx_base;
 #endif
         }
         if (head < cnt && li[head] == idx) {

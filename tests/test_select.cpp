@@ -145,6 +145,26 @@ TEST_F(Select, MillionColumnRows) {
     }
 }
 
+TEST_F(Select, RowsLongerThanOneBinding) {
+    // 1.2 MiB rows over a 1 MiB range: argmax over windows of segments; top_k over windows
+    // (candidates), then over the candidates. Ties everywhere (the lower column must win across
+    // windows), a winner in the last window, k splitting over dispatches on llvmpipe.
+    for (const auto& dev0 : devices()) {
+        SCOPED_TRACE(dev0->caps().name);
+        auto dev = Device::open_index(dev0->index(), DeviceOptions{.max_buffer_range = 1 << 20});
+        Stream s(*dev);
+        const int64_t cols = 300001;
+        auto xs = tied_floats(3 * cols, 63);
+        xs[static_cast<size_t>(2 * cols + cols - 5)] = 9.0f;  // row 2: the best is near the end
+        check_top_k(s, *dev, {3, cols}, xs, 40);
+        check_top_k(s, *dev, {1, cols}, random_floats(cols, 64), 1);
+        // k beyond what a window can hold is refused, not wrong.
+        Tensor x = Tensor::from_floats(*dev, DType::f32, {1, cols}, random_floats(cols, 65));
+        Tensor v = Tensor::empty(*dev, DType::f32, {1, 200000}), i = Tensor::empty(*dev, DType::u32, {1, 200000});
+        EXPECT_VKML_ERROR(ops::top_k(s, x, 200000, v, i), ErrorKind::Unsupported, "longer than one binding");
+    }
+}
+
 TEST_F(Select, BadInputIsAnError) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
