@@ -32,13 +32,14 @@ layout(std430, binding = 0) readonly buffer W { f16vec4 w4[]; };
 layout(std430, binding = 0) readonly buffer W { vec4 w4[]; };
 #endif
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) buffer Y { float y[]; };  // read only when p.accumulate != 0
 
 // Element offsets inside the bindings (ops split large tensors and bind aligned ranges).
 layout(push_constant) uniform Params {
     uint m, n, k;
     uint w_off, x_off, y_off;
     uint ldy;  // elements between rows of Y
+    uint accumulate;  // 1: y += the products (a row longer than one binding, summed in chunks)
 } p;
 
 float w_at(uint i) { return float(w4[i >> 2][i & 3u]); }
@@ -75,7 +76,10 @@ void main() {
         for (uint c = 0; c < NC; ++c) {
             if (c >= p.n) break;
             const float s = subgroupAdd(acc[c]);
-            if (gl_SubgroupInvocationID == 0u) y[p.y_off + c * p.ldy + row] = s;
+            if (gl_SubgroupInvocationID == 0u) {
+                const uint o = p.y_off + c * p.ldy + row;
+                y[o] = p.accumulate != 0u ? y[o] + s : s;
+            }
         }
     }
 }
@@ -98,6 +102,9 @@ void main() {
     }
     if (lane == 0u && row < p.m)
         for (uint c = 0; c < NC; ++c)
-            if (c < p.n) y[p.y_off + c * p.ldy + row] = red[tid * NC + c];
+            if (c < p.n) {
+                const uint o = p.y_off + c * p.ldy + row;
+                y[o] = p.accumulate != 0u ? y[o] + red[tid * NC + c] : red[tid * NC + c];
+            }
 }
 #endif

@@ -37,6 +37,7 @@ layout(push_constant) uniform Params {
     uint m, n, k;
     uint w_off, x_off, y_off;
     uint ldy;
+    uint accumulate;  // (gemv.comp only; always 0 here)
 } p;
 
 const uint PM = BM + 4, PN = BN + 4;  // padded shared row lengths, in floats

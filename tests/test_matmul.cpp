@@ -91,6 +91,18 @@ TEST_F(Matmul, LongReductions) {
     }
 }
 
+TEST_F(Matmul, RowsLongerThanOneBinding) {
+    // 1.2 MiB rows of x and w over a 1 MiB range: k is summed in chunks (y += per chunk).
+    for (const auto& dev0 : devices()) {
+        SCOPED_TRACE(dev0->caps().name);
+        auto dev = Device::open_index(dev0->index(), DeviceOptions{.max_buffer_range = 1 << 20});
+        Stream s(*dev);
+        check_case(*dev, s, {5, 3, 300001}, DType::f32, 310);
+        if (dev->caps().fp16_storage) check_case(*dev, s, {3, 2, 600003}, DType::f16, 312);
+        check_case(*dev, s, {4, 9, 262145}, DType::f32, 314, ops::MatmulKernel::Tiled);
+    }
+}
+
 TEST_F(Matmul, LeadingBatchDimsFoldIntoRows) {
     for (const auto& dev : devices()) {
         Stream s(*dev);

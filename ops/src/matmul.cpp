@@ -24,6 +24,7 @@ struct MatmulParams {
     uint32_t m, n, k;
     uint32_t w_off, x_off, y_off;
     uint32_t ldy;
+    uint32_t accumulate;  // gemv only: y += instead of y =
 };
 static_assert(sizeof(MatmulParams) <= 128);
 
@@ -119,6 +120,35 @@ std::pair<Binding, uint32_t> bind_range(const Device& dev, const Tensor& t, uint
             static_cast<uint32_t>((at - start) / elem_bytes)};
 }
 
+// Rows of w or x longer than one binding: k is cut into chunks that bind, and every
+// (row of w, row of x) pair is a one-element matrix-vector product per chunk, the chunks after
+// the first added into y (accumulate) in order. Many small dispatches, but only for rows of
+// more than maxStorageBufferRange bytes (128 MiB and up on real devices).
+void matmul_long_rows(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, uint64_t cap) {
+    Device& dev = s.device();
+    const bool f16 = w.dtype() == DType::f16;
+    const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
+    const uint64_t n = static_cast<uint64_t>(x.rows()), wb = f16 ? 2 : 4;
+    const uint64_t want = cap / 8;  // elements of a chunk: x (4 bytes) binds with room to spare
+    const uint64_t chunks = (k + want - 1) / want, kc = (k + chunks - 1) / chunks;
+    const Plan plan = plan_gemv(dev, f16, 1, static_cast<int64_t>(kc), true);
+    for (uint64_t k0 = 0; k0 < k; k0 += kc) {
+        const uint64_t kk = std::min(kc, k - k0);
+        for (uint64_t i = 0; i < m; ++i) {
+            const auto [wbind, w_off] = bind_range(dev, w, (i * k + k0) * wb, kk * wb, wb, Access::Read);
+            for (uint64_t j = 0; j < n; ++j) {
+                const auto [xb, x_off] = bind_range(dev, x, (j * k + k0) * 4, kk * 4, 4, Access::Read);
+                const auto [yb, y_off] = bind_range(dev, y, (j * m + i) * 4, 4, 4,
+                                                    k0 == 0 ? Access::Write : Access::ReadWrite);
+                const MatmulParams p{1, 1, static_cast<uint32_t>(kk), w_off, x_off, y_off,
+                                     static_cast<uint32_t>(m), k0 == 0 ? 0u : 1u};
+                const Binding bindings[] = {wbind, xb, yb};
+                s.dispatch_raw(*plan.kernel, bindings, 3, &p, sizeof(p), Groups{1, 1, 1}, "gemv");
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) { matmul(s, w, x, y, {}); }
@@ -157,6 +187,14 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
     check_u32(kOp, m, "m");
     check_u32(kOp, k, "k");
 
+    {
+        const uint64_t align = binding_alignment(dev), range = caps.max_storage_buffer_range;
+        const uint64_t cap = range > align ? range - align : 0;
+        if (static_cast<uint64_t>(k) * 4 > cap) {  // a row of x (and so of w: 4 or 2 bytes) does not bind
+            matmul_long_rows(s, w, x, y, cap);
+            return;
+        }
+    }
     MatmulKernel choice = opts.kernel;
     if (choice == MatmulKernel::Auto) choice = n <= kGemvMaxRows ? MatmulKernel::Gemv : MatmulKernel::Tiled;
     const Plan plan = choice == MatmulKernel::Tiled
@@ -192,7 +230,7 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
             const auto [yb, y_off] =
                 bind_range(dev, y, (n0 * um + m0) * 4, ((nn - 1) * um + mm) * 4, 4, Access::Write);
             const MatmulParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn),
-                                 static_cast<uint32_t>(k), w_off, x_off, y_off, static_cast<uint32_t>(m)};
+                                 static_cast<uint32_t>(k), w_off, x_off, y_off, static_cast<uint32_t>(m), 0};
             const Groups groups = plan.gemv ? grid_1d(dev, ceil_div(mm, plan.group_m))
                                             : Groups{ceil_div(mm, plan.group_m), ceil_div(nn, plan.group_n), 1};
             const Binding bindings[] = {wbind, xb, yb};

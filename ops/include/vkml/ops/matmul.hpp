@@ -14,7 +14,9 @@ namespace vkml::ops {
 //   x: [..., k] f32; leading dimensions are folded into n = x.rows().
 //   y: [..., m] f32 with y.rows() == n (any shape whose last dim is m).
 // n <= 8 runs a matrix-vector kernel that reads W once (decode); larger n a tiled kernel.
-// Tensors over the device's maxStorageBufferRange are split into row ranges.
+// Tensors over the device's maxStorageBufferRange are split into row ranges; f32/f16 rows
+// longer than one binding are summed over chunks of k with the matrix-vector kernel (whatever
+// the kernel option). Quantized rows must fit one binding.
 // Throws InvalidArgument for mismatched shapes or types, Unsupported for a missing feature.
 void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
 
