@@ -1,6 +1,8 @@
 // Soak: long runs must not grow resident memory, device memory or the number of live Vulkan
 // objects (issue 7's numbers are printed so they can be recorded in docs/hardening.md).
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <fstream>
 #include <unistd.h>
 
@@ -13,6 +15,15 @@ namespace vkml::test {
 namespace {
 
 class Soak : public VkmlTest {};
+
+// Synchronization validation keeps a growing access history (about 4 KiB per stream), so
+// resident memory is asserted only when the run says it measures it: ctest runs this binary
+// twice, with core validation and VKML_SOAK_RSS=1 (memory), and with synchronization
+// validation (zero messages, Vulkan objects and device memory still flat).
+bool check_rss() {
+    const char* e = std::getenv("VKML_SOAK_RSS");
+    return e != nullptr && std::string(e) == "1";
+}
 
 // Resident set size in KiB, from /proc/self/statm.
 long rss_kib() {
@@ -60,7 +71,9 @@ TEST_F(Soak, ThousandForwardPassesKeepMemoryFlat) {
     std::printf("live Vulkan objects after 1100 steps: %llu (%s)\n", static_cast<unsigned long long>(live1.total()),
                 live1.to_string().c_str());
     EXPECT_EQ(dev1, dev0);
-    EXPECT_LT(rss1 - rss0, 4096) << "resident memory grew by more than 4 MiB";
+    if (check_rss()) {
+        EXPECT_LT(rss1 - rss0, 4096) << "resident memory grew by more than 4 MiB";
+    }
     EXPECT_EQ(live1, live0) << live0.to_string() << " became " << live1.to_string();
     EXPECT_EQ(live1.fences, first.fences);
     EXPECT_EQ(live1.command_buffers, first.command_buffers);
@@ -101,7 +114,9 @@ TEST_F(Soak, TenThousandStreamsCreatedAndDestroyed) {
     std::printf("live Vulkan objects after:  %llu (%s)\n", static_cast<unsigned long long>(end.total()),
                 end.to_string().c_str());
     EXPECT_EQ(device_bytes(*dev), dev0);
-    EXPECT_LT(rss1 - rss0, 4096) << "resident memory grew by more than 4 MiB";
+    if (check_rss()) {
+        EXPECT_LT(rss1 - rss0, 4096) << "resident memory grew by more than 4 MiB";
+    }
     EXPECT_EQ(end, start) << start.to_string() << " became " << end.to_string();
 }
 
