@@ -168,6 +168,56 @@ def main():
         "version": "1.0", "added_tokens": [{"id": 0, "content": "<unk>", "special": True}],
         "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}))
     write("json", "string.json", '"just a string"')
+    # --- tokenizer.json (Tokenizer::from_hf_json): one small document per model family ---
+    b2u = gpt2_byte_to_unicode()
+    bl = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    bytes_vocab = {b2u[i]: i for i in range(256)}
+    bytes_vocab.update({b2u[ord("h")] + b2u[ord("e")]: 256, "\u0120" + "w": 257, "<|endoftext|>": 258})
+    write("tokenizer_json", "gpt2_bytelevel.json", json.dumps({
+        "version": "1.0", "normalizer": None,
+        "added_tokens": [{"id": 258, "content": "<|endoftext|>", "special": True, "single_word": False,
+                          "lstrip": False, "rstrip": False, "normalized": False}],
+        "model": {"type": "BPE", "vocab": bytes_vocab, "merges": ["h e", "\u0120 w"]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"},
+             "behavior": "Isolated", "invert": False}, dict(bl, use_regex=False)]},
+        "post_processor": bl, "decoder": bl}))
+    marker = "\u2581"
+    llama_vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    llama_vocab.update({"<0x%02X>" % i: 3 + i for i in range(256)})
+    for t in [marker, "a", "b", marker + "a", "ab", marker + "ab"]:
+        llama_vocab[t] = len(llama_vocab)
+    write("tokenizer_json", "llama_bpe.json", json.dumps({
+        "version": "1.0",
+        "added_tokens": [{"id": 0, "content": "<unk>", "special": True}, {"id": 1, "content": "<s>", "special": True},
+                         {"id": 2, "content": "</s>", "special": True}],
+        "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": True, "byte_fallback": True, "vocab": llama_vocab,
+                  "merges": [[marker, "a"], ["a", "b"], [marker + "a", "b"]]},
+        "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": marker},
+                                                           {"type": "Replace", "pattern": {"String": " "}, "content": marker}]},
+        "pre_tokenizer": None,
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": marker}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+        "post_processor": {"type": "TemplateProcessing", "single": [
+            {"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]}}))
+    write("tokenizer_json", "llama_metaspace.json", json.dumps({
+        "version": "1.0", "added_tokens": [{"id": 1, "content": "<s>", "special": True}],
+        "model": {"type": "BPE", "byte_fallback": True, "vocab": llama_vocab, "merges": [marker + " a", "a b"]},
+        "pre_tokenizer": {"type": "Metaspace", "replacement": marker, "prepend_scheme": "first", "split": False},
+        "decoder": {"type": "Metaspace", "replacement": marker, "prepend_scheme": "first", "split": False}}))
+    write("tokenizer_json", "bert_wordpiece.json", json.dumps({
+        "version": "1.0",
+        "added_tokens": [{"id": 0, "content": "[UNK]", "special": True}, {"id": 1, "content": "[CLS]", "special": True},
+                         {"id": 2, "content": "[SEP]", "special": True}],
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100,
+                  "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "hello": 3, "world": 4, "##s": 5, "!": 6, "un": 7, "##able": 8}},
+        "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
+                       "strip_accents": None, "lowercase": True},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 2], "cls": ["[CLS]", 1]},
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True}}))
     # --- tokenizer text ---
     write("tokenizer", "hello.txt", "Hello world!")
     write("tokenizer", "mixed.txt", "  Leading spaces, \u00e9\u00e8 unicode \u4e2d\u6587 \U0001F600 emoji\n\ttabs 12345 <s> </s> <|endoftext|>")

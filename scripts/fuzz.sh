@@ -9,7 +9,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_gguf fuzz_safetensors fuzz_json fuzz_tokenizer fuzz_tokenizer_gguf)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_gguf fuzz_safetensors fuzz_json fuzz_tokenizer fuzz_tokenizer_gguf fuzz_tokenizer_json)
 build="${BUILD_DIR:-$root/build-fuzz}"
 work="${FUZZ_WORK:-$(mktemp -d -t vkml-fuzz.XXXXXX)}"
 
@@ -21,6 +21,7 @@ corpus_of() {
   case "$1" in
     fuzz_gguf) echo gguf ;; fuzz_safetensors) echo safetensors ;; fuzz_json) echo json ;;
     fuzz_tokenizer) echo tokenizer ;; fuzz_tokenizer_gguf) echo tokenizer_gguf ;;
+    fuzz_tokenizer_json) echo tokenizer_json ;;
   esac
 }
 
