@@ -54,7 +54,8 @@ const bool registered = [] {
         // integer dot products (with the flavour Auto picks).
         const std::pair<const char*, ops::QuantKernel> flavours[] = {{"rows", ops::QuantKernel::GemvRows},
                                                                      {"subgroup", ops::QuantKernel::GemvSubgroup},
-                                                                     {"shared", ops::QuantKernel::GemvShared}};
+                                                                     {"shared", ops::QuantKernel::GemvShared},
+                                                                     {"cpu", ops::QuantKernel::GemvCpu}};
         for (const auto& [fname, kernel] : flavours)
             register_case("gemv/" + ts + "/4096x14336/" + fname, t, 4096, 1, 14336, {.kernel = kernel, .int_dot = ops::IntDot::Off});
         register_case("gemv/" + ts + "/4096x14336/int_dot", t, 4096, 1, 14336, {.int_dot = ops::IntDot::On});

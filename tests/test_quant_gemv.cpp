@@ -71,6 +71,37 @@ TEST_F(QuantGemv, EveryFlavourAndChunksOfEight) {
     }
 }
 
+TEST_F(QuantGemv, CpuShapedKernel) {
+    // shaders/gemv_quant_cpu.comp (q4_0, one row of x, k a multiple of 512): odd m (rows past m
+    // in the last workgroup), one and many chunks, the k of a Llama FFN; shapes it does not take
+    // fall back to the other kernels and stay right.
+    const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        uint32_t seed = 200;
+        for (const Case& c : {Case{1, 1, 512}, Case{7, 1, 1536}, Case{65, 1, 14336}, Case{4097, 1, 512}})
+            check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
+        if (dev->caps().int64_arithmetic) {
+            // It really runs: the kernel and its chunk reduction, two dispatches.
+            Tensor w = Tensor::empty(*dev, DType::q4_0, {9, 1024});
+            Tensor x = Tensor::empty(*dev, DType::f32, {1, 1024}), y = Tensor::empty(*dev, DType::f32, {1, 9});
+            Stream counted(*dev);
+            ops::matmul_quantized(counted, w, x, y, cpu);
+            EXPECT_EQ(counted.dispatch_count(), 2u);
+            counted.finish();
+        }
+        for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 768}, Case{7, 2, 1024}}) check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
+        check(*dev, s, DType::q8_0, {7, 1, 1024}, seed += 2, &cpu);
+    }
+    for (const auto& d : devices()) {
+        // 64 KiB bindings: 300 rows of 1024 q4_0 (576 bytes) over several dispatches.
+        auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 16});
+        Stream s(*dev);
+        check(*dev, s, DType::q4_0, {300, 1, 1024}, 11, &cpu);
+    }
+}
+
 TEST_F(QuantGemv, SplitsWeightsOverALoweredBufferRange) {
     for (const auto& d : devices()) {
         auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 16});
