@@ -1,5 +1,5 @@
 #version 450
-// Matrix-vector product with q4_0 weights, one row of X, shaped for SIMD-on-CPU devices
+// Matrix-vector product with q4_0 or q8_0 weights, one row of X, shaped for SIMD-on-CPU devices
 // (llvmpipe, where a subgroup is one SIMD vector):
 //   part[chunk, row] = sum over the 512 columns of the chunk of x[i] * dequant(w)[row, i]
 //   y[row] = sum over chunks of part[chunk, row]            (gemv_cpu_reduce)
@@ -7,19 +7,21 @@
 // llvmpipe turns a storage-buffer load whose address differs between lanes into a loop over
 // the lanes (a bounds check and a scalar load per lane and component), and a load whose address
 // it can prove uniform into one scalar load broadcast to the vector. So:
-// - each lane owns RPT rows (8 lanes apart) and reads a chunk of each, 16 blocks = 288 bytes,
-//   as 9 loads of u64vec4: the widest per-lane load there is, 32 bytes per lane iteration;
+// - each lane owns RPT rows (8 lanes apart) and reads a chunk of each, 16 blocks = 288 bytes
+//   (q8_0: 544), as 9 (17) loads of u64vec4: the widest per-lane load there is, 32 bytes per
+//   lane iteration;
 // - every lane needs the same 512 values of x, read with loads whose address is uniform by
 //   llvmpipe's own test (nir_src_is_always_uniform: push constants, constants and arithmetic on
 //   them). gl_WorkGroupID does not pass it, so the chunk index goes through uniform_id();
 // - the body is unrolled over compile-time bounds ([[unroll]]), so no loop hides that either,
-//   and every nibble's word and bit position is a constant: the masked word converts exactly to
-//   q * 2^shift, and x is pre-scaled by 2^-shift once per workgroup (3 vector operations per
-//   weight: and, convert, fma).
+//   and every nibble's (byte's) word and bit position is a constant: the masked (shifted) word
+//   converts exactly to q * 2^shift, and x is pre-scaled by 2^-shift once per workgroup (3
+//   vector operations per weight: and or shift, convert, fma).
 // Consecutive workgroups take consecutive chunks of the same rows, so each row streams.
 // Requires k a multiple of 512, W rows 32-byte and x 16-byte aligned in their bindings, and
 // 64-bit integers (shaderInt64); the host checks and otherwise uses gemv_quant.comp.
-//!variant gemv_q4_0_cpu
+//!variant gemv_q4_0_cpu -DQ4_0=1
+//!variant gemv_q8_0_cpu -DQ8_0=1
 //!variant gemv_cpu_reduce -DREDUCE=1
 #extension GL_EXT_control_flow_attributes : require
 #if !REDUCE
@@ -29,13 +31,19 @@
 layout(local_size_x_id = 0) in;              // the subgroup size
 layout(constant_id = 1) const uint RPT = 8;  // rows per lane
 
-#define NB 16u  // blocks per chunk (512 columns, 288 bytes = 9 u64vec4 per row)
+#define NB 16u  // blocks per chunk: 512 columns
+#if Q8_0
+#define BB 34u  // bytes per block; a chunk is 544 bytes = 17 u64vec4 of a row
+#else
+#define BB 18u  // a chunk is 288 bytes = 9 u64vec4 of a row
+#endif
+#define NV (NB * BB / 32u)  // u64vec4 per row chunk
 
 layout(push_constant) uniform Params {
     uint m;          // rows of W in this dispatch
     uint chunks;     // k / 512
     uint w_off;      // u64vec4s from the W binding start to row 0
-    uint row_vecs;   // u64vec4s of one W row: chunks * 9
+    uint row_vecs;   // u64vec4s of one W row: chunks * NV
     uint x_off;      // vec4s from the X binding start
     uint part_off;   // elements from the partial-sum binding start
     uint y_off;      // gemv_cpu_reduce: elements from the Y binding start
@@ -66,6 +74,12 @@ uint uniform_id(uint v) {
     return r;
 }
 
+#if Q8_0
+// Element e (0..31) of block b is the signed byte 34 b + 2 + e of the chunk: word elem_word,
+// shifted left by elem_lift so that its top bit is the word's (exactly q * 2^24 as an int).
+uint elem_word(uint b, uint e) { return (34u * b + 2u + e) / 4u; }
+uint elem_lift(uint b, uint e) { return 24u - 8u * ((34u * b + 2u + e) % 4u); }
+#else
 // Element e (0..31) of block b: its nibble is at byte 18 b + 2 + e % 16 of the chunk, the high
 // half for e >= 16. nibble_word: the 32-bit word; nibble_bit: the bit offset inside it.
 uint nibble_word(uint b, uint e) { return (18u * b + 2u + (e & 15u)) / 4u; }
@@ -73,30 +87,37 @@ uint nibble_bit(uint b, uint e) { return 8u * ((18u * b + 2u + (e & 15u)) % 4u) 
 // The exponent the masked value carries: the top nibble (bit 28) is read 4 bits lower, so every
 // masked value stays below 2^31 and converts as a signed integer.
 uint nibble_scale(uint b, uint e) { return min(nibble_bit(b, e), 24u); }
+#endif
 
 void main() {
     const uint chunk = uniform_id(gl_WorkGroupID.x);
     const uint lane = gl_LocalInvocationID.x;
     const uint row0 = gl_WorkGroupID.y * gl_WorkGroupSize.x * RPT + lane;
 
-    // x of the chunk (uniform loads); 8 * (sum of x) per block for the q4_0 offset of 8; then
-    // x scaled by 2^-shift of the nibble it meets.
+    // x of the chunk (uniform loads), scaled by the power of two the weight it meets carries
+    // (q4_0: 2^-shift of its nibble, after 8 * (sum of x) per block for the offset of 8; q8_0:
+    // 2^-24).
     vec4 xv[NB * 8u];
     float xs[NB];
     [[unroll]] for (uint i = 0u; i < NB * 8u; ++i) xv[i] = x4[p.x_off + chunk * NB * 8u + i];
     [[unroll]] for (uint b = 0u; b < NB; ++b) {
+#if Q8_0
+        xs[b] = 0.0;
+        [[unroll]] for (uint i = 0u; i < 8u; ++i) xv[8u * b + i] *= 1.0 / 16777216.0;
+#else
         vec4 t = vec4(0.0);
         [[unroll]] for (uint i = 0u; i < 8u; ++i) t += xv[8u * b + i];
         xs[b] = 8.0 * (t.x + t.y + t.z + t.w);
         [[unroll]] for (uint e = 0u; e < 32u; ++e)
             xv[8u * b + e / 4u][e % 4u] *= uintBitsToFloat((127u - nibble_scale(b, e)) << 23);
+#endif
     }
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
-        const uint base = p.w_off + min(row, p.m - 1u) * p.row_vecs + chunk * 9u;
-        uint wd[NB * 9u / 2u];  // the chunk's blocks as 32-bit words
-        [[unroll]] for (uint i = 0u; i < 9u; ++i) {
+        const uint base = p.w_off + min(row, p.m - 1u) * p.row_vecs + chunk * NV;
+        uint wd[NV * 8u];  // the chunk's blocks as 32-bit words
+        [[unroll]] for (uint i = 0u; i < NV; ++i) {
             const u64vec4 v = w4[base + i];
             [[unroll]] for (uint c = 0u; c < 4u; ++c) {
                 const uvec2 h = unpack32(v[c]);
@@ -106,13 +127,17 @@ void main() {
         }
         float acc = 0.0;
         [[unroll]] for (uint b = 0u; b < NB; ++b) {
-            const uint db = 18u * b;  // byte of the block's f16 scale
+            const uint db = BB * b;  // byte of the block's f16 scale
             const float d = unpackHalf2x16(wd[db / 4u] >> (8u * (db % 4u))).x;
             vec4 s = vec4(0.0);
             [[unroll]] for (uint e = 0u; e < 32u; ++e) {
+#if Q8_0
+                const int q = int(wd[elem_word(b, e)] << elem_lift(b, e)) & int(0xFF000000u);
+#else
                 const uint w = wd[nibble_word(b, e)], bit = nibble_bit(b, e);
-                const uint q = bit == 28u ? (w >> 4) & 0x0F000000u : w & (15u << bit);
-                s[e % 4u] += float(int(q)) * xv[8u * b + e / 4u][e % 4u];
+                const int q = int(bit == 28u ? (w >> 4) & 0x0F000000u : w & (15u << bit));
+#endif
+                s[e % 4u] += float(q) * xv[8u * b + e / 4u][e % 4u];
             }
             acc += d * (s.x + s.y + s.z + s.w - xs[b]);
         }

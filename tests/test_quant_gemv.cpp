@@ -72,7 +72,7 @@ TEST_F(QuantGemv, EveryFlavourAndChunksOfEight) {
 }
 
 TEST_F(QuantGemv, CpuShapedKernel) {
-    // shaders/gemv_quant_cpu.comp (q4_0, one row of x, k a multiple of 512): odd m (rows past m
+    // shaders/gemv_quant_cpu.comp (q4_0/q8_0, one row of x, k a multiple of 512): odd m (rows past m
     // in the last workgroup), one and many chunks, the k of a Llama FFN; shapes it does not take
     // fall back to the other kernels and stay right.
     const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
@@ -80,8 +80,9 @@ TEST_F(QuantGemv, CpuShapedKernel) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);
         uint32_t seed = 200;
-        for (const Case& c : {Case{1, 1, 512}, Case{7, 1, 1536}, Case{65, 1, 14336}, Case{4097, 1, 512}})
-            check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
+        for (DType t : {DType::q4_0, DType::q8_0})
+            for (const Case& c : {Case{1, 1, 512}, Case{7, 1, 1536}, Case{65, 1, 14336}, Case{4097, 1, 512}})
+                check(*dev, s, t, c, seed += 2, &cpu);
         if (dev->caps().int64_arithmetic) {
             // It really runs: the kernel and its chunk reduction, two dispatches.
             Tensor w = Tensor::empty(*dev, DType::q4_0, {9, 1024});
@@ -92,13 +93,14 @@ TEST_F(QuantGemv, CpuShapedKernel) {
             counted.finish();
         }
         for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 768}, Case{7, 2, 1024}}) check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
-        check(*dev, s, DType::q8_0, {7, 1, 1024}, seed += 2, &cpu);
+        check(*dev, s, DType::q6_k, {7, 1, 1024}, seed += 2, &cpu);
     }
     for (const auto& d : devices()) {
-        // 64 KiB bindings: 300 rows of 1024 q4_0 (576 bytes) over several dispatches.
+        // 64 KiB bindings: 300 rows of 1024 q4_0 (576 bytes; q8_0: 1088) over several dispatches.
         auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 16});
         Stream s(*dev);
         check(*dev, s, DType::q4_0, {300, 1, 1024}, 11, &cpu);
+        check(*dev, s, DType::q8_0, {300, 1, 1024}, 13, &cpu);
     }
 }
 

@@ -140,10 +140,11 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
     }
 }
 
-// Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, one row of x, chunks of 512
-// columns (9 x 32 bytes of each W row), W rows 32-byte and x 16-byte aligned, 64-bit integers.
+// Whether shaders/gemv_quant_cpu.comp can take this product: q4_0 or q8_0, one row of x, chunks
+// of 512 columns (9 or 17 x 32 bytes of each W row), W rows 32-byte and x 16-byte aligned,
+// 64-bit integers.
 bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
-    return w.dtype() == DType::q4_0 && x.rows() == 1 && w.dim(1) % 512 == 0 && w.offset() % 32 == 0 &&
+    return (w.dtype() == DType::q4_0 || w.dtype() == DType::q8_0) && x.rows() == 1 && w.dim(1) % 512 == 0 && w.offset() % 32 == 0 &&
            x.offset() % 16 == 0 && dev.caps().int64_arithmetic && dev.caps().subgroup_size >= 1;
 }
 
@@ -154,10 +155,11 @@ constexpr uint32_t kCpuRowsPerLane = 8;
 void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     Device& dev = s.device();
     const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
-    const uint64_t row_bytes = k / 512 * 288, chunks = k / 512;
+    const uint64_t chunks = k / 512, row_bytes = chunks * 16 * dtype_info(w.dtype()).block_bytes;
     const uint32_t lanes = dev.caps().subgroup_size;
     const uint64_t rows = uint64_t{lanes} * kCpuRowsPerLane;  // per workgroup
-    const Kernel& kernel = dev.kernel("gemv_q4_0_cpu", {lanes, kCpuRowsPerLane});
+    const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
+    const Kernel& kernel = dev.kernel(name, {lanes, kCpuRowsPerLane});
     const Kernel& reduce = dev.kernel("gemv_cpu_reduce", {64});
     const uint64_t cap = window_cap(dev);
     const uint64_t mc = std::min({m, cap / row_bytes, cap / (chunks * 4),
@@ -188,7 +190,7 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
         static_assert(sizeof(p) <= 128);
         const Binding bs[] = {wb, xb, pw};
         s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1},
-                       "gemv_q4_0_cpu");
+                       name.c_str());
         const Binding rs[] = {pr, yb};
         s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), grid_1d(dev, ceil_div(mm, 64)), "gemv_cpu_reduce");
     }
