@@ -1,5 +1,5 @@
 #version 450
-// Matrix-vector product with q4_0 or q8_0 weights, one row of X, shaped for SIMD-on-CPU devices
+// Matrix-vector product with q4_0, q8_0 or f16 weights, one row of X, shaped for SIMD-on-CPU devices
 // (llvmpipe, where a subgroup is one SIMD vector):
 //   part[chunk, row] = sum over the 512 columns of the chunk of x[i] * dequant(w)[row, i]
 //   y[row] = sum over chunks of part[chunk, row]            (gemv_cpu_reduce)
@@ -22,6 +22,7 @@
 // 64-bit integers (shaderInt64); the host checks and otherwise uses gemv_quant.comp.
 //!variant gemv_q4_0_cpu -DQ4_0=1
 //!variant gemv_q8_0_cpu -DQ8_0=1
+//!variant gemv_f16_cpu -DF16=1
 //!variant gemv_cpu_reduce -DREDUCE=1
 #extension GL_EXT_control_flow_attributes : require
 #if !REDUCE
@@ -32,7 +33,9 @@ layout(local_size_x_id = 0) in;              // the subgroup size
 layout(constant_id = 1) const uint RPT = 8;  // rows per lane
 
 #define NB 16u  // blocks per chunk: 512 columns
-#if Q8_0
+#if F16
+#define BB 64u  // 32 halves; a chunk is 1024 bytes = 32 u64vec4 of a row
+#elif Q8_0
 #define BB 34u  // bytes per block; a chunk is 544 bytes = 17 u64vec4 of a row
 #else
 #define BB 18u  // a chunk is 288 bytes = 9 u64vec4 of a row
@@ -74,7 +77,8 @@ uint uniform_id(uint v) {
     return r;
 }
 
-#if Q8_0
+#if F16
+#elif Q8_0
 // Element e (0..31) of block b is the signed byte 34 b + 2 + e of the chunk: word elem_word,
 // shifted left by elem_lift so that its top bit is the word's (exactly q * 2^24 as an int).
 uint elem_word(uint b, uint e) { return (34u * b + 2u + e) / 4u; }
@@ -101,7 +105,9 @@ void main() {
     float xs[NB];
     [[unroll]] for (uint i = 0u; i < NB * 8u; ++i) xv[i] = x4[p.x_off + chunk * NB * 8u + i];
     [[unroll]] for (uint b = 0u; b < NB; ++b) {
-#if Q8_0
+#if F16
+        xs[b] = 0.0;
+#elif Q8_0
         xs[b] = 0.0;
         [[unroll]] for (uint i = 0u; i < 8u; ++i) xv[8u * b + i] *= 1.0 / 16777216.0;
 #else
@@ -126,6 +132,12 @@ void main() {
             }
         }
         float acc = 0.0;
+#if F16
+        vec4 s = vec4(0.0);
+        [[unroll]] for (uint i = 0u; i < NV * 4u; ++i)  // 4 halves per 64-bit word
+            s += vec4(unpackHalf2x16(wd[2u * i]), unpackHalf2x16(wd[2u * i + 1u])) * xv[i];
+        acc = s.x + s.y + s.z + s.w;
+#else
         [[unroll]] for (uint b = 0u; b < NB; ++b) {
             const uint db = BB * b;  // byte of the block's f16 scale
             const float d = unpackHalf2x16(wd[db / 4u] >> (8u * (db % 4u))).x;
@@ -141,6 +153,7 @@ void main() {
             }
             acc += d * (s.x + s.y + s.z + s.w - xs[b]);
         }
+#endif
         if (row < p.m) part[p.part_off + chunk * p.m + row] = acc;
     }
 }

@@ -91,6 +91,28 @@ TEST_F(Matmul, LongReductions) {
     }
 }
 
+TEST_F(Matmul, F16DecodeKernelForCpuDevices) {
+    // f16 weights, one row of x, k a multiple of 512: CPU devices (lavapipe) take
+    // shaders/gemv_quant_cpu.comp (two dispatches: the kernel and its chunk sum); odd m, one
+    // and many chunks.
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        if (!dev->caps().fp16_storage) continue;
+        Stream s(*dev);
+        uint32_t seed = 400;
+        for (const Case& c : {Case{1, 1, 512}, Case{7, 1, 1536}, Case{65, 1, 4096}, Case{4097, 1, 512}})
+            check_case(*dev, s, c, DType::f16, seed += 2);
+        if (dev->caps().type == DeviceType::Cpu && dev->caps().int64_arithmetic) {
+            Tensor w = Tensor::empty(*dev, DType::f16, {9, 1024});
+            Tensor x = Tensor::empty(*dev, DType::f32, {1, 1024}), y = Tensor::empty(*dev, DType::f32, {1, 9});
+            Stream counted(*dev);
+            ops::matmul(counted, w, x, y);
+            EXPECT_EQ(counted.dispatch_count(), 2u);
+            counted.finish();
+        }
+    }
+}
+
 TEST_F(Matmul, RowsLongerThanOneBinding) {
     // 1.2 MiB rows of x and w over a 1 MiB range: k is summed in chunks (y += per chunk).
     for (const auto& dev0 : devices()) {

@@ -196,6 +196,8 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
         }
     }
     MatmulKernel choice = opts.kernel;
+    // f16 decode on CPU devices (llvmpipe): the CPU-shaped kernel where it fits (2x and more).
+    if (choice == MatmulKernel::Auto && f16 && caps.type == DeviceType::Cpu && detail::gemv_cpu(s, w, x, y)) return;
     if (choice == MatmulKernel::Auto) choice = n <= kGemvMaxRows ? MatmulKernel::Gemv : MatmulKernel::Tiled;
     const Plan plan = choice == MatmulKernel::Tiled
                           ? plan_tiled(dev, f16)

@@ -140,11 +140,11 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
     }
 }
 
-// Whether shaders/gemv_quant_cpu.comp can take this product: q4_0 or q8_0, one row of x, chunks
-// of 512 columns (9 or 17 x 32 bytes of each W row), W rows 32-byte and x 16-byte aligned,
-// 64-bit integers.
+// Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0 or f16, one row of x,
+// chunks of 512 columns (9, 17 or 32 x 32 bytes of each W row), W rows 32-byte and x 16-byte
+// aligned, 64-bit integers.
 bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
-    return (w.dtype() == DType::q4_0 || w.dtype() == DType::q8_0) && x.rows() == 1 && w.dim(1) % 512 == 0 && w.offset() % 32 == 0 &&
+    return (w.dtype() == DType::q4_0 || w.dtype() == DType::q8_0 || w.dtype() == DType::f16) && x.rows() == 1 && w.dim(1) % 512 == 0 && w.offset() % 32 == 0 &&
            x.offset() % 16 == 0 && dev.caps().int64_arithmetic && dev.caps().subgroup_size >= 1;
 }
 
@@ -155,7 +155,7 @@ constexpr uint32_t kCpuRowsPerLane = 8;
 void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     Device& dev = s.device();
     const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
-    const uint64_t chunks = k / 512, row_bytes = chunks * 16 * dtype_info(w.dtype()).block_bytes;
+    const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
     const uint32_t lanes = dev.caps().subgroup_size;
     const uint64_t rows = uint64_t{lanes} * kCpuRowsPerLane;  // per workgroup
     const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
@@ -295,6 +295,12 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
 }
 
 namespace detail {
+
+bool gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
+    if (!cpu_gemv_fits(s.device(), w, x)) return false;
+    run_gemv_cpu(s, w, x, y);
+    return true;
+}
 
 void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     ops::matmul_quantized(s, w, x, y, {});

@@ -1,5 +1,5 @@
-// Quantized-weight matrix products, called by ops::matmul when the weight is q8_0/q6_k/q4_0
-// (internal to ops/).
+// Quantized-weight matrix products, called by ops::matmul when the weight is q8_0/q6_k/q4_0, and
+// the CPU-shaped matrix-vector kernel (internal to ops/).
 #pragma once
 
 #include <algorithm>
@@ -14,5 +14,10 @@ namespace vkml::ops::detail {
 // y[n, m] = x[n, k] * w[m, k]^T with w block-quantized along k. Shapes and dtypes of x and y
 // are checked by the caller (ops::matmul); this checks the quantized layout.
 void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
+
+// y = x w^T with shaders/gemv_quant_cpu.comp (the matrix-vector kernel for SIMD-on-CPU devices)
+// when it can take the product (q4_0, q8_0 or f16 w; one row of x; k a multiple of 512; aligned
+// rows; shaderInt64): records it and returns true, else records nothing and returns false.
+bool gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
 
 }  // namespace vkml::ops::detail
