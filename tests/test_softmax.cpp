@@ -39,6 +39,28 @@ void expect_log_probs(const std::vector<float>& ref, std::vector<float> got) {
     EXPECT_NMSE_LE(r, got, 1e-6);
 }
 
+// Softmax, log-softmax, entropy and a causal softmax (the mask cutting deep into each row) of
+// rows x cols random values in [-range, range], then softmax in place.
+void check_long_rows(Device& dev, Stream& s, int64_t rows, int64_t cols, uint32_t seed, float range,
+                     int64_t causal_offset) {
+    SCOPED_TRACE(std::to_string(rows) + " x " + std::to_string(cols));
+    const auto xs = random_floats(static_cast<size_t>(rows * cols), seed, -range, range);
+    Tensor x = Tensor::from_floats(dev, DType::f32, {rows, cols}, xs);
+    Tensor ly = Tensor::empty(dev, DType::f32, {rows, cols});
+    Tensor cy = Tensor::empty(dev, DType::f32, {rows, cols});
+    Tensor h = Tensor::empty(dev, DType::f32, {rows});
+    ops::log_softmax(s, x, ly);
+    ops::entropy(s, x, h);
+    ops::softmax(s, x, cy, {.causal = true, .causal_offset = causal_offset});
+    ops::softmax(s, x, x);
+    s.finish();
+    EXPECT_NMSE_LE(reference::softmax(xs, cols), x.to_floats(), 1e-6);
+    expect_log_probs(reference::log_softmax(xs, cols), ly.to_floats());
+    EXPECT_NMSE_LE(reference::entropy(xs, cols), h.to_floats(), 1e-6);
+    EXPECT_NMSE_LE(reference::softmax(xs, cols, 1.0f, {.causal = true, .q_dim = rows, .offset = causal_offset}),
+                   cy.to_floats(), 1e-6);
+}
+
 const std::vector<Shape> kShapes = {{1}, {3, 1}, {5, 7}, {4, 33}, {3, 4097}, {2, 32000},
                                     {1, 40000}, {2, 3, 5, 33}, {130, 64}};
 
@@ -201,24 +223,8 @@ TEST_F(Softmax, RowChunksUnderLoweredBufferRange) {
         EXPECT_GE(s.dispatch_count(), 2u);
         EXPECT_NMSE_LE(reference::softmax(xs, 32768, 1.0f, {.causal = true, .q_dim = 9, .offset = 32768 - 9}),
                        y.to_floats(), 1e-6);
-        // Rows larger than the range (1.2 MiB each) are walked in windows of segments; in place,
-        // causal (the mask reaches into the second window), log-softmax and entropy too.
-        const int64_t cols = 300001;
-        const auto bs = random_floats(3 * cols, 5, -30.0f, 30.0f);
-        Tensor big = Tensor::from_floats(*dev, DType::f32, {3, cols}, bs);
-        Tensor lbig = Tensor::empty(*dev, DType::f32, {3, cols});
-        Tensor cbig = Tensor::empty(*dev, DType::f32, {3, cols});
-        Tensor h = Tensor::empty(*dev, DType::f32, {3});
-        ops::log_softmax(s, big, lbig);
-        ops::entropy(s, big, h);
-        ops::softmax(s, big, cbig, {.causal = true, .causal_offset = 270000});
-        ops::softmax(s, big, big);
-        s.finish();
-        EXPECT_NMSE_LE(reference::softmax(bs, cols), big.to_floats(), 1e-6);
-        expect_log_probs(reference::log_softmax(bs, cols), lbig.to_floats());
-        EXPECT_NMSE_LE(reference::entropy(bs, cols), h.to_floats(), 1e-6);
-        EXPECT_NMSE_LE(reference::softmax(bs, cols, 1.0f, {.causal = true, .q_dim = 3, .offset = 270000}),
-                       cbig.to_floats(), 1e-6);
+        // Rows larger than the range (1.2 MiB each) are walked in windows of segments.
+        check_long_rows(*dev, s, 3, 300001, 5, 30.0f, 270000);
     }
 }
 
@@ -228,19 +234,7 @@ TEST_F(Softmax, MillionColumnRows) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);
-        const int64_t cols = int64_t{1} << 20;
-        const auto xs = random_floats(2 * cols, 12, -20.0f, 20.0f);
-        Tensor x = Tensor::from_floats(*dev, DType::f32, {2, cols}, xs);
-        Tensor y = Tensor::empty(*dev, DType::f32, {2, cols});
-        Tensor ly = Tensor::empty(*dev, DType::f32, {2, cols});
-        Tensor h = Tensor::empty(*dev, DType::f32, {2});
-        ops::softmax(s, x, y);
-        ops::log_softmax(s, x, ly);
-        ops::entropy(s, x, h);
-        s.finish();
-        EXPECT_NMSE_LE(reference::softmax(xs, cols), y.to_floats(), 1e-6);
-        expect_log_probs(reference::log_softmax(xs, cols), ly.to_floats());
-        EXPECT_NMSE_LE(reference::entropy(xs, cols), h.to_floats(), 1e-6);
+        check_long_rows(*dev, s, 2, int64_t{1} << 20, 12, 20.0f, 1000000);
     }
 }
 
