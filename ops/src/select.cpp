@@ -129,7 +129,11 @@ void top_k_long_rows(Stream& s, const Tensor& x, int64_t k, const Tensor& values
         const Binding cb = window_binding(dev, cv, at, cand_bytes, Access::Read, xo);
         const Binding vb = window_binding(dev, v1, static_cast<uint64_t>(r * k) * 4, 4 * static_cast<uint64_t>(k), Access::Write, vo);
         const Binding ib = window_binding(dev, i1, static_cast<uint64_t>(r * k) * 4, 4 * static_cast<uint64_t>(k), Access::Write, io);
-        if (vo != io) fail(name, "internal: values and indices bound at different offsets");
+        if (vo != io)
+            throw Error(ErrorKind::Unsupported,
+                        std::string(name) + ": for rows longer than one binding, values " + values.describe() +
+                            " and indices " + indices.describe() + " must start at the same offset modulo " +
+                            std::to_string(std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 4)) + " bytes");
         top_k_row(s, windows * k, k, cb, xo / 4, vb, ib, vo / 4, 0);
         uint64_t co = 0;
         const Binding bs[] = {window_binding(dev, ci, at, cand_bytes, Access::Read, co),
