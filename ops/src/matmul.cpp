@@ -187,13 +187,14 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
     check_u32(kOp, m, "m");
     check_u32(kOp, k, "k");
 
-    {
-        const uint64_t align = binding_alignment(dev), range = caps.max_storage_buffer_range;
-        const uint64_t cap = range > align ? range - align : 0;
-        if (static_cast<uint64_t>(k) * 4 > cap) {  // a row of x (and so of w: 4 or 2 bytes) does not bind
-            matmul_long_rows(s, w, x, y, cap);
-            return;
-        }
+    // Each binding must fit maxStorageBufferRange, keeping room for the alignment slack of
+    // bindings that start below their data.
+    const uint64_t align = binding_alignment(dev);
+    const uint64_t range = caps.max_storage_buffer_range;
+    const uint64_t cap = range > align ? range - align : 0;
+    if (static_cast<uint64_t>(k) * 4 > cap) {  // a row of x (and so of w: 4 or 2 bytes) does not bind
+        matmul_long_rows(s, w, x, y, cap);
+        return;
     }
     MatmulKernel choice = opts.kernel;
     // f16 decode on CPU devices (llvmpipe): the CPU-shaped kernel where it fits (2x and more).
@@ -204,11 +205,7 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
                           : plan_gemv(dev, f16, n, k, choice == MatmulKernel::Gemv);
     const uint64_t wb = f16 ? 2 : 4;
 
-    // Split so each binding fits maxStorageBufferRange, keeping room for the alignment slack of
-    // bindings that start below their data, and each grid fits maxComputeWorkGroupCount.
-    const uint64_t align = binding_alignment(dev);
-    const uint64_t range = caps.max_storage_buffer_range;
-    const uint64_t cap = range > align ? range - align : 0;
+    // Split so each binding fits within cap and each grid fits maxComputeWorkGroupCount.
     const uint64_t um = static_cast<uint64_t>(m), un = static_cast<uint64_t>(n), uk = static_cast<uint64_t>(k);
     // The matrix-vector grid is spread over x and y (grid_1d), the tiled one uses x for m.
     const uint64_t max_m = plan.gemv ? um : static_cast<uint64_t>(caps.max_workgroup_count[0]) * plan.group_m;
