@@ -1,5 +1,5 @@
 #version 450
-// Matrix-vector product with q4_0, q8_0 or f16 weights, one row of X, shaped for SIMD-on-CPU devices
+// Matrix-vector product with q4_0, q8_0, q6_k or f16 weights, one row of X, shaped for SIMD-on-CPU devices
 // (llvmpipe, where a subgroup is one SIMD vector):
 //   part[chunk, row] = sum over the 512 columns of the chunk of x[i] * dequant(w)[row, i]
 //   y[row] = sum over chunks of part[chunk, row]            (gemv_cpu_reduce)
@@ -18,10 +18,19 @@
 //   converts exactly to q * 2^shift, and x is pre-scaled by 2^-shift once per workgroup (3
 //   vector operations per weight: and or shift, convert, fma).
 // Consecutive workgroups take consecutive chunks of the same rows, so each row streams.
-// Requires k a multiple of 512, W rows 32-byte and x 16-byte aligned in their bindings, and
-// 64-bit integers (shaderInt64); the host checks and otherwise uses gemv_quant.comp.
+// q6_k: a chunk is two 210-byte super-blocks, 420 bytes = 105 words, word aligned but not 32-byte
+// aligned; each lane reads the 14 u64vec4 around its chunk and moves the words into place with
+// three selects per word (the phase, 0..7 words, differs between lanes), after which every bit
+// position is again a constant (6 vector operations per weight: the low nibble and the two high
+// bits each masked, converted and multiplied by its own copy of x, scaled for its bit position).
+// No constant may enter the accumulation chain (e.g. scaling the converted high bits by 16): then
+// LLVM's extractelement scalarization pulls the whole chain, lane by lane, into llvmpipe's
+// per-lane store loop at the end (measured 5x slower).
+// Requires k a multiple of 512, W rows 32-byte (q6_k: 4-byte) and x 16-byte aligned in their
+// bindings, and 64-bit integers (shaderInt64); the host checks and otherwise uses gemv_quant.comp.
 //!variant gemv_q4_0_cpu -DQ4_0=1
 //!variant gemv_q8_0_cpu -DQ8_0=1
+//!variant gemv_q6_k_cpu -DQ6_K=1
 //!variant gemv_f16_cpu -DF16=1
 //!variant gemv_cpu_reduce -DREDUCE=1
 #extension GL_EXT_control_flow_attributes : require
@@ -32,21 +41,27 @@
 layout(local_size_x_id = 0) in;              // the subgroup size
 layout(constant_id = 1) const uint RPT = 8;  // rows per lane
 
-#define NB 16u  // blocks per chunk: 512 columns
 #if F16
 #define BB 64u  // 32 halves; a chunk is 1024 bytes = 32 u64vec4 of a row
 #elif Q8_0
 #define BB 34u  // bytes per block; a chunk is 544 bytes = 17 u64vec4 of a row
+#elif Q6_K
+#define NB 2u   // super-blocks per chunk
+#define BB 210u // bytes per super-block; a chunk is 105 words, in 14 u64vec4 from the one below
 #else
 #define BB 18u  // a chunk is 288 bytes = 9 u64vec4 of a row
 #endif
-#define NV (NB * BB / 32u)  // u64vec4 per row chunk
+#ifndef NB
+#define NB 16u  // blocks per chunk: 512 columns
+#endif
+#define NV (NB * BB / 32u)  // u64vec4 per row chunk (q6_k: 13, the 14th read as words)
 
 layout(push_constant) uniform Params {
     uint m;          // rows of W in this dispatch
     uint chunks;     // k / 512
-    uint w_off;      // u64vec4s from the W binding start to row 0
-    uint row_vecs;   // u64vec4s of one W row: chunks * NV
+    uint w_off;      // words from the W binding start to row 0
+    uint row_words;  // words of one W row
+    uint w_words;    // words of the W binding (q6_k reads the tail of the last row as words)
     uint x_off;      // vec4s from the X binding start
     uint part_off;   // elements from the partial-sum binding start
     uint y_off;      // gemv_cpu_reduce: elements from the Y binding start
@@ -68,6 +83,9 @@ void main() {
 layout(std430, binding = 0) readonly buffer W { u64vec4 w4[]; };
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer Part { float part[]; };
+#if Q6_K
+layout(std430, binding = 3) readonly buffer WT { uint wt[]; };  // the range of binding 0 again
+#endif
 
 // v rebuilt from push-constant loads, so llvmpipe sees it as uniform (a push-constant array
 // read with a dynamically uniform index is valid Vulkan; elsewhere it is a few scalar ops).
@@ -83,6 +101,21 @@ uint uniform_id(uint v) {
 // shifted left by elem_lift so that its top bit is the word's (exactly q * 2^24 as an int).
 uint elem_word(uint b, uint e) { return (34u * b + 2u + e) / 4u; }
 uint elem_lift(uint b, uint e) { return 24u - 8u * ((34u * b + 2u + e) % 4u); }
+#elif Q6_K
+// Element i (0..511) of the chunk: super-block s = i / 256, e = i % 256 = 128 h + 32 q + l. Its
+// low nibble is in ql[64 h + 32 (q & 1) + l] (the high half for q >= 2), its two high bits in
+// qh[32 h + l] at bit 2 q, its scale is scales[e / 16]; the super-block's f16 d is at byte 208.
+uint lo_byte(uint i) {
+    const uint e = i % 256u;
+    return 210u * (i / 256u) + 64u * (e / 128u) + 32u * ((e / 32u) & 1u) + e % 32u;
+}
+uint lo_bit(uint i) { return 8u * (lo_byte(i) % 4u) + 4u * ((i % 128u) / 64u); }
+uint hi_byte(uint i) { return 210u * (i / 256u) + 128u + 32u * ((i % 256u) / 128u) + i % 32u; }
+uint hi_bit(uint i) { return 8u * (hi_byte(i) % 4u) + 2u * ((i % 128u) / 32u); }
+// The exponents the masked values carry (the top field is read shifted down, so every masked
+// value stays below 2^31 and converts as a signed integer).
+uint lo_scale(uint i) { return min(lo_bit(i), 24u); }
+uint hi_scale(uint i) { return min(hi_bit(i), 28u); }
 #else
 // Element e (0..31) of block b: its nibble is at byte 18 b + 2 + e % 16 of the chunk, the high
 // half for e >= 16. nibble_word: the 32-bit word; nibble_bit: the bit offset inside it.
@@ -93,6 +126,80 @@ uint nibble_bit(uint b, uint e) { return 8u * ((18u * b + 2u + (e & 15u)) % 4u) 
 uint nibble_scale(uint b, uint e) { return min(nibble_bit(b, e), 24u); }
 #endif
 
+#if Q6_K
+void main() {
+    const uint chunk = uniform_id(gl_WorkGroupID.x);
+    const uint lane = gl_LocalInvocationID.x;
+    const uint row0 = gl_WorkGroupID.y * gl_WorkGroupSize.x * RPT + lane;
+
+    // x of the chunk (uniform loads): xg = 32 * (sum of x) per 16 columns for the offset of 32;
+    // xl, xh: x scaled so that it meets the masked low nibble (high bits) as a plain product,
+    // 2^-lo_scale (16 * 2^-hi_scale).
+    vec4 xl[128], xh[128];
+    float xg[32];
+    [[unroll]] for (uint i = 0u; i < 128u; ++i) xl[i] = x4[p.x_off + chunk * 128u + i];
+    [[unroll]] for (uint g = 0u; g < 32u; ++g) {
+        const vec4 t = xl[4u * g] + xl[4u * g + 1u] + xl[4u * g + 2u] + xl[4u * g + 3u];
+        xg[g] = 32.0 * (t.x + t.y + t.z + t.w);
+    }
+    [[unroll]] for (uint i = 0u; i < 512u; ++i) {
+        xh[i / 4u][i % 4u] = xl[i / 4u][i % 4u] * uintBitsToFloat((127u + 4u - hi_scale(i)) << 23);
+        xl[i / 4u][i % 4u] *= uintBitsToFloat((127u - lo_scale(i)) << 23);
+    }
+
+    [[unroll]] for (uint r = 0u; r < RPT; ++r) {
+        const uint row = row0 + r * gl_WorkGroupSize.x;
+        const uint first = p.w_off + min(row, p.m - 1u) * p.row_words + chunk * 105u;  // word
+        const uint v0 = first / 8u, phase = first % 8u;
+        // Words v0 * 8 .. v0 * 8 + 111: 13 u64vec4 inside the row, then the last 8 words one by
+        // one (clamped to the binding: past the last row's end they are never used).
+        uint wd[112];
+        [[unroll]] for (uint i = 0u; i < 13u; ++i) {
+            const u64vec4 v = w4[v0 + i];
+            [[unroll]] for (uint c = 0u; c < 4u; ++c) {
+                const uvec2 h = unpack32(v[c]);
+                wd[8u * i + 2u * c] = h.x;
+                wd[8u * i + 2u * c + 1u] = h.y;
+            }
+        }
+        [[unroll]] for (uint i = 104u; i < 112u; ++i) wd[i] = wt[min(v0 * 8u + i, p.w_words - 1u)];
+        // Shift the chunk down to word 0 by the phase, one bit of it at a time.
+        [[unroll]] for (uint i = 0u; i < 108u; ++i) wd[i] = (phase & 4u) != 0u ? wd[i + 4u] : wd[i];
+        [[unroll]] for (uint i = 0u; i < 106u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
+        [[unroll]] for (uint i = 0u; i < 105u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
+
+        // By words of qh: each holds the high bits of 16 weights (columns l .. l + 3 of the four
+        // quarters q), whose low nibbles are in two words of ql; gs[] sums per group of 16 weights
+        // (one scale each).
+        vec4 gs[32];
+        [[unroll]] for (uint g = 0u; g < 32u; ++g) gs[g] = vec4(0.0);
+        [[unroll]] for (uint sb = 0u; sb < 2u; ++sb)
+            [[unroll]] for (uint h = 0u; h < 2u; ++h)
+                [[unroll]] for (uint lw = 0u; lw < 32u; lw += 4u)
+                    [[unroll]] for (uint q = 0u; q < 4u; ++q)
+                        [[unroll]] for (uint c = 0u; c < 4u; ++c) {
+                            const uint i = 256u * sb + 128u * h + 32u * q + lw + c;
+                            const uint wl = wd[lo_byte(i) / 4u], bl = lo_bit(i);
+                            const uint wh = wd[hi_byte(i) / 4u], bh = hi_bit(i);
+                            const int lo = int(bl == 28u ? (wl >> 4) & 0x0F000000u : wl & (15u << bl));
+                            const int hi = int(bh == 30u ? (wh >> 2) & 0x30000000u : wh & (3u << bh));
+                            gs[i / 16u][c] += float(lo) * xl[i / 4u][i % 4u] + float(hi) * xh[i / 4u][i % 4u];
+                        }
+        float acc = 0.0;
+        [[unroll]] for (uint sb = 0u; sb < 2u; ++sb) {
+            float sacc = 0.0;
+            [[unroll]] for (uint gg = 0u; gg < 16u; ++gg) {
+                const uint g = 16u * sb + gg, sc = 210u * sb + 192u + gg;  // byte of its int8 scale
+                const float scale = float(bitfieldExtract(int(wd[sc / 4u]), int(8u * (sc % 4u)), 8));
+                sacc += scale * (gs[g].x + gs[g].y + gs[g].z + gs[g].w - xg[g]);
+            }
+            const uint db = 210u * sb + 208u;  // the super-block's f16 d
+            acc += unpackHalf2x16(wd[db / 4u] >> (8u * (db % 4u))).x * sacc;
+        }
+        if (row < p.m) part[p.part_off + chunk * p.m + row] = acc;
+    }
+}
+#else
 void main() {
     const uint chunk = uniform_id(gl_WorkGroupID.x);
     const uint lane = gl_LocalInvocationID.x;
@@ -121,7 +228,7 @@ void main() {
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
-        const uint base = p.w_off + min(row, p.m - 1u) * p.row_vecs + chunk * NV;
+        const uint base = (p.w_off + min(row, p.m - 1u) * p.row_words) / 8u + chunk * NV;
         uint wd[NV * 8u];  // the chunk's blocks as 32-bit words
         [[unroll]] for (uint i = 0u; i < NV; ++i) {
             const u64vec4 v = w4[base + i];
@@ -157,4 +264,5 @@ void main() {
         if (row < p.m) part[p.part_off + chunk * p.m + row] = acc;
     }
 }
+#endif  // Q6_K
 #endif

@@ -18,19 +18,21 @@ struct Case {
 
 // One product through ops::matmul (or matmul_quantized with options) against the reference on
 // the weights' own dequantized values.
-void check(Device& dev, Stream& s, DType t, const Case& c, uint32_t seed, const ops::QuantMatmulOptions* opts = nullptr) {
+// skip: W is rows [skip, skip + m) of a larger matrix (a view at an offset). nmse: the bound.
+void check(Device& dev, Stream& s, DType t, const Case& c, uint32_t seed, const ops::QuantMatmulOptions* opts = nullptr,
+           int64_t skip = 0, double nmse = 5e-4) {
     SCOPED_TRACE(std::string(dtype_name(t)) + " m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) +
-                 " k=" + std::to_string(c.k));
-    const auto ws = random_floats(static_cast<size_t>(c.m * c.k), seed);
+                 " k=" + std::to_string(c.k) + " skip=" + std::to_string(skip));
+    const auto ws = random_floats(static_cast<size_t>((c.m + skip) * c.k), seed);
     const auto xs = random_floats(static_cast<size_t>(c.n * c.k), seed + 1);
-    Tensor w = ops::quantize_on_host(dev, t, {c.m, c.k}, ws.data());
+    Tensor w = ops::quantize_on_host(dev, t, {c.m + skip, c.k}, ws.data()).row_slice(skip, c.m);
     Tensor x = Tensor::from_floats(dev, DType::f32, {c.n, c.k}, xs);
     Tensor y = Tensor::empty(dev, DType::f32, {c.n, c.m});
     if (opts) ops::matmul_quantized(s, w, x, y, *opts);
     else ops::matmul(s, w, x, y);
     s.finish();
     const auto ref = reference::matmul_quantized(t, w.to_vector<uint8_t>(), xs, c.m, c.n, c.k);
-    EXPECT_NMSE_LE(ref, y.to_floats(), 5e-4);
+    EXPECT_NMSE_LE(ref, y.to_floats(), nmse);
 }
 
 // k for q8_0/q4_0 (block 32; 96 gives rows of an odd number of blocks, 2-aligned) and q6_k (256).
@@ -72,35 +74,44 @@ TEST_F(QuantGemv, EveryFlavourAndChunksOfEight) {
 }
 
 TEST_F(QuantGemv, CpuShapedKernel) {
-    // shaders/gemv_quant_cpu.comp (q4_0/q8_0, one row of x, k a multiple of 512): odd m (rows past m
-    // in the last workgroup), one and many chunks, the k of a Llama FFN; shapes it does not take
-    // fall back to the other kernels and stay right.
+    // shaders/gemv_quant_cpu.comp (q4_0/q8_0/q6_k, one row of x, k a multiple of 512): odd m (rows
+    // past m in the last workgroup), one and many chunks, the k of a Llama FFN; q6_k rows at every
+    // word phase (k = 512: 105 words a row) and W starting mid-buffer. It dequantizes every weight
+    // exactly, so it is held to float rounding (NMSE 1e-8; one weight off by one step is ~1e-5),
+    // not the 5e-4 of a lossy path. Shapes it does not take fall back to the other kernels.
     const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
+    constexpr double kExact = 1e-8;
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);
         uint32_t seed = 200;
-        for (DType t : {DType::q4_0, DType::q8_0})
+        for (DType t : {DType::q4_0, DType::q8_0, DType::q6_k})
             for (const Case& c : {Case{1, 1, 512}, Case{7, 1, 1536}, Case{65, 1, 14336}, Case{4097, 1, 512}})
-                check(*dev, s, t, c, seed += 2, &cpu);
+                check(*dev, s, t, c, seed += 2, &cpu, 0, kExact);
+        for (int64_t skip : {1, 3, 5}) check(*dev, s, DType::q6_k, {19, 1, 1024}, seed += 2, &cpu, skip, kExact);
+        check(*dev, s, DType::q4_0, {19, 1, 1024}, seed += 2, &cpu, 3, kExact);
         if (dev->caps().int64_arithmetic) {
             // It really runs: the kernel and its chunk reduction, two dispatches.
-            Tensor w = Tensor::empty(*dev, DType::q4_0, {9, 1024});
-            Tensor x = Tensor::empty(*dev, DType::f32, {1, 1024}), y = Tensor::empty(*dev, DType::f32, {1, 9});
-            Stream counted(*dev);
-            ops::matmul_quantized(counted, w, x, y, cpu);
-            EXPECT_EQ(counted.dispatch_count(), 2u);
-            counted.finish();
+            for (DType t : {DType::q4_0, DType::q6_k}) {
+                Tensor w = Tensor::empty(*dev, t, {9, 1024});
+                Tensor x = Tensor::empty(*dev, DType::f32, {1, 1024}), y = Tensor::empty(*dev, DType::f32, {1, 9});
+                Stream counted(*dev);
+                ops::matmul_quantized(counted, w, x, y, cpu);
+                EXPECT_EQ(counted.dispatch_count(), 2u);
+                counted.finish();
+            }
         }
         for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 768}, Case{7, 2, 1024}}) check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
-        check(*dev, s, DType::q6_k, {7, 1, 1024}, seed += 2, &cpu);
+        check(*dev, s, DType::q6_k, {7, 1, 768}, seed += 2, &cpu);
     }
     for (const auto& d : devices()) {
-        // 64 KiB bindings: 300 rows of 1024 q4_0 (576 bytes; q8_0: 1088) over several dispatches.
+        // 64 KiB bindings: 300 rows of 1024 q4_0 (576 bytes; q8_0: 1088; q6_k: 840) over several
+        // dispatches; q6_k's last row ends inside a binding, not on a 32-byte vector.
         auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 16});
         Stream s(*dev);
-        check(*dev, s, DType::q4_0, {300, 1, 1024}, 11, &cpu);
-        check(*dev, s, DType::q8_0, {300, 1, 1024}, 13, &cpu);
+        check(*dev, s, DType::q4_0, {300, 1, 1024}, 11, &cpu, 0, kExact);
+        check(*dev, s, DType::q8_0, {300, 1, 1024}, 13, &cpu, 0, kExact);
+        check(*dev, s, DType::q6_k, {300, 1, 1024}, 15, &cpu, 1, kExact);
     }
 }
 

@@ -140,22 +140,26 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
     }
 }
 
-// Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0 or f16, one row of x,
-// chunks of 512 columns (9, 17 or 32 x 32 bytes of each W row), W rows 32-byte and x 16-byte
-// aligned, 64-bit integers.
+// Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0, q6_k or f16, one row of x,
+// chunks of 512 columns (9, 17 or 32 x 32 bytes of each W row; q6_k: 105 words), W rows 32-byte
+// (q6_k: 4-byte) and x 16-byte aligned, 64-bit integers.
 bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
-    return (w.dtype() == DType::q4_0 || w.dtype() == DType::q8_0 || w.dtype() == DType::f16) && x.rows() == 1 && w.dim(1) % 512 == 0 && w.offset() % 32 == 0 &&
-           x.offset() % 16 == 0 && dev.caps().int64_arithmetic && dev.caps().subgroup_size >= 1;
+    const DType t = w.dtype();
+    const uint64_t align = t == DType::q6_k ? 4 : 32;
+    return (t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k || t == DType::f16) && x.rows() == 1 &&
+           w.dim(1) % 512 == 0 && w.offset() % align == 0 && x.offset() % 16 == 0 && dev.caps().int64_arithmetic &&
+           dev.caps().subgroup_size >= 1;
 }
 
 // Rows of W per lane of the CPU kernel: each workgroup's 512 x values serve lanes * this rows;
-// 8 measured best on llvmpipe (4: 25% slower, 16 and 32: no faster).
+// 8 measured best on llvmpipe (4: 25% slower, 16 and 32: no faster; q6_k: 4 is 15% slower).
 constexpr uint32_t kCpuRowsPerLane = 8;
 
 void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     Device& dev = s.device();
     const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
     const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
+    const bool q6 = w.dtype() == DType::q6_k;
     const uint32_t lanes = dev.caps().subgroup_size;
     const uint64_t rows = uint64_t{lanes} * kCpuRowsPerLane;  // per workgroup
     const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
@@ -179,18 +183,18 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
         const Binding pw = window_binding(dev, part, 0, chunks * mm * 4, Access::Write, po);
         const Binding pr = window_binding(dev, part, 0, chunks * mm * 4, Access::Read, po);
         const Binding yb = window_binding(dev, y, m0 * 4, mm * 4, Access::Write, yo);
-        if (wo % 32 != 0 || xo % 16 != 0) fail(kOp, "internal: misaligned binding for the CPU kernel");
+        if (wo % (q6 ? 4 : 32) != 0 || xo % 16 != 0) fail(kOp, "internal: misaligned binding for the CPU kernel");
         struct {
-            uint32_t m, chunks, w_off, row_vecs, x_off, part_off, y_off;
+            uint32_t m, chunks, w_off, row_words, w_words, x_off, part_off, y_off;
             uint32_t nib[16];  // the identity table of uniform_id() in the shader
-        } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(chunks), static_cast<uint32_t>(wo / 32),
-            static_cast<uint32_t>(row_bytes / 32), static_cast<uint32_t>(xo / 16), static_cast<uint32_t>(po / 4),
-            static_cast<uint32_t>(yo / 4), {}};
+        } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(chunks), static_cast<uint32_t>(wo / 4),
+            static_cast<uint32_t>(row_bytes / 4), static_cast<uint32_t>(wb.range / 4), static_cast<uint32_t>(xo / 16),
+            static_cast<uint32_t>(po / 4), static_cast<uint32_t>(yo / 4), {}};
         for (uint32_t i = 0; i < 16; ++i) p.nib[i] = i;
         static_assert(sizeof(p) <= 128);
-        const Binding bs[] = {wb, xb, pw};
-        s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1},
-                       name.c_str());
+        const Binding bs[] = {wb, xb, pw, wb};  // q6_k reads binding 3 (W again) for each row's tail
+        s.dispatch_raw(kernel, bs, q6 ? 4 : 3, &p, sizeof(p),
+                       Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1}, name.c_str());
         const Binding rs[] = {pr, yb};
         s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), grid_1d(dev, ceil_div(mm, 64)), "gemv_cpu_reduce");
     }
