@@ -105,19 +105,15 @@ Plan plan_tiled(Device& dev, bool f16) {
 
 // Bindings start at multiples of this: the device's offset alignment, and at least 16 bytes so
 // the kernels' vec4 arrays start 16-byte aligned (the residue goes into the element offsets).
-uint64_t binding_alignment(const Device& dev) {
-    return std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 16);
-}
+// The gemv shaders index vec4 arrays: their bindings start 16-byte aligned.
+constexpr uint64_t kVec4Align = 16;
 
-// Binds bytes [begin, begin + bytes) of t (counted from t's start) from the aligned offset at or
-// below it; returns the binding and the element offset of `begin` inside it.
+// window_binding (op_common.hpp) for the gemv shaders, with the element offset of `begin`.
 std::pair<Binding, uint32_t> bind_range(const Device& dev, const Tensor& t, uint64_t begin,
                                         uint64_t bytes, uint64_t elem_bytes, Access access) {
-    const uint64_t align = binding_alignment(dev);
-    const uint64_t at = t.offset() + begin;
-    const uint64_t start = at / align * align;
-    return {Binding{t.buffer().get(), start, at + bytes - start, access},
-            static_cast<uint32_t>((at - start) / elem_bytes)};
+    uint64_t offset = 0;
+    const Binding b = window_binding(dev, t, begin, bytes, access, offset, kVec4Align);
+    return {b, static_cast<uint32_t>(offset / elem_bytes)};
 }
 
 // Rows of w or x longer than one binding: k is cut into chunks that bind, and every
@@ -189,9 +185,7 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
 
     // Each binding must fit maxStorageBufferRange, keeping room for the alignment slack of
     // bindings that start below their data.
-    const uint64_t align = binding_alignment(dev);
-    const uint64_t range = caps.max_storage_buffer_range;
-    const uint64_t cap = range > align ? range - align : 0;
+    const uint64_t cap = window_cap(dev, kVec4Align);
     if (static_cast<uint64_t>(k) * 4 > cap) {  // a row of x (and so of w: 4 or 2 bytes) does not bind
         matmul_long_rows(s, w, x, y, cap);
         return;
@@ -212,13 +206,13 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
     const uint64_t mc = std::min({um, cap / (uk * wb), cap / 4, max_m});
     if (mc == 0)
         fail(kOp, "one row of w " + w.describe() + " (" + std::to_string(uk * wb) +
-                      " bytes) exceeds maxStorageBufferRange " + std::to_string(range));
+                      " bytes) exceeds maxStorageBufferRange " + std::to_string(caps.max_storage_buffer_range));
     const uint64_t max_n = plan.gemv ? plan.group_n
                                      : static_cast<uint64_t>(caps.max_workgroup_count[1]) * plan.group_n;
     // A chunk of nc rows of Y spans (nc - 1) * m + mc elements of its binding.
     const uint64_t nc = std::min({un, cap / (uk * 4), 1 + (cap / 4 - mc) / um, max_n});
     if (cap / (uk * 4) == 0)
-        fail(kOp, "one row of x " + x.describe() + " exceeds maxStorageBufferRange " + std::to_string(range));
+        fail(kOp, "one row of x " + x.describe() + " exceeds maxStorageBufferRange " + std::to_string(caps.max_storage_buffer_range));
 
     for (uint64_t n0 = 0; n0 < un; n0 += nc) {
         const uint64_t nn = std::min(nc, un - n0);
