@@ -50,6 +50,8 @@ const bool registered = [] {
             const std::string shape = std::to_string(sh.m) + "x" + std::to_string(sh.k);
             register_case("gemv/" + ts + "/" + shape + "/auto", t, sh.m, 1, sh.k, {});
         }
+        // Llama-2 7B's FFN down projection: k = 11008 is 21.5 chunks of 512 (a half chunk at the end).
+        register_case("gemv/" + ts + "/4096x11008/auto", t, 4096, 1, 11008, {});
         // Every flavour on one shape: rows per invocation, subgroup and shared-memory reductions,
         // integer dot products (with the flavour Auto picks).
         const std::pair<const char*, ops::QuantKernel> flavours[] = {{"rows", ops::QuantKernel::GemvRows},

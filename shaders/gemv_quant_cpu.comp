@@ -40,6 +40,9 @@
 
 layout(local_size_x_id = 0) in;              // the subgroup size
 layout(constant_id = 1) const uint RPT = 8;  // rows per lane
+// q4_0/q8_0 with k = 512 c + 256 (the last 256 columns are the host's, gemv_quant.comp): rows
+// are 16-byte but not 32-byte aligned, so a row's chunk starts 0 or 4 words into a u64vec4.
+layout(constant_id = 2) const bool PHASED = false;
 
 #if F16
 #define BB 64u  // 32 halves; a chunk is 1024 bytes = 32 u64vec4 of a row
@@ -83,9 +86,7 @@ void main() {
 layout(std430, binding = 0) readonly buffer W { u64vec4 w4[]; };
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer Part { float part[]; };
-#if Q6_K
 layout(std430, binding = 3) readonly buffer WT { uint wt[]; };  // the range of binding 0 again
-#endif
 
 // v rebuilt from push-constant loads, so llvmpipe sees it as uniform (a push-constant array
 // read with a dynamically uniform index is valid Vulkan; elsewhere it is a few scalar ops).
@@ -228,8 +229,9 @@ void main() {
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
-        const uint base = (p.w_off + min(row, p.m - 1u) * p.row_words) / 8u + chunk * NV;
-        uint wd[NV * 8u];  // the chunk's blocks as 32-bit words
+        const uint first = p.w_off + min(row, p.m - 1u) * p.row_words + chunk * NV * 8u;  // word
+        const uint base = first / 8u;
+        uint wd[NV * 8u + 4u];  // the chunk's blocks as 32-bit words
         [[unroll]] for (uint i = 0u; i < NV; ++i) {
             const u64vec4 v = w4[base + i];
             [[unroll]] for (uint c = 0u; c < 4u; ++c) {
@@ -237,6 +239,12 @@ void main() {
                 wd[8u * i + 2u * c] = h.x;
                 wd[8u * i + 2u * c + 1u] = h.y;
             }
+        }
+        if (PHASED) {
+            // 4 more words one by one (clamped to the binding: never used past the last row),
+            // then down by 4 words where the chunk starts mid-vector.
+            [[unroll]] for (uint i = 0u; i < 4u; ++i) wd[NV * 8u + i] = wt[min(base * 8u + NV * 8u + i, p.w_words - 1u)];
+            [[unroll]] for (uint i = 0u; i < NV * 8u; ++i) wd[i] = (first & 4u) != 0u ? wd[i + 4u] : wd[i];
         }
         float acc = 0.0;
 #if F16

@@ -2,6 +2,8 @@
 // dequantized reference, NMSE <= 5e-4, on odd m and several k; every kernel flavour (subgroup,
 // shared-memory reduction, whole rows per invocation);
 // tensors split over a lowered storage-buffer range; bad input.
+#include <tuple>
+
 #include "vkml/ops/matmul.hpp"
 #include "vkml/ops/quant.hpp"
 #include "vkml/reference/quant.hpp"
@@ -74,9 +76,11 @@ TEST_F(QuantGemv, EveryFlavourAndChunksOfEight) {
 }
 
 TEST_F(QuantGemv, CpuShapedKernel) {
-    // shaders/gemv_quant_cpu.comp (q4_0/q8_0/q6_k, one row of x, k a multiple of 512): odd m (rows
-    // past m in the last workgroup), one and many chunks, the k of a Llama FFN; q6_k rows at every
-    // word phase (k = 512: 105 words a row) and W starting mid-buffer. It dequantizes every weight
+    // shaders/gemv_quant_cpu.comp (q4_0/q8_0/q6_k, one row of x, k a multiple of 512, or of 256
+    // for q4_0/q8_0): odd m (rows past m in the last workgroup), one and many chunks, the k of a
+    // Llama FFN; q6_k rows at every word phase (k = 512: 105 words a row), W starting mid-buffer;
+    // q4_0/q8_0 with a half chunk at the end (k = 768, and Llama-2's 11008: rows 16-byte aligned,
+    // the PHASED variant, the last 256 columns through gemv_quant.comp). It dequantizes every weight
     // exactly, so it is held to float rounding (NMSE 1e-8; one weight off by one step is ~1e-5),
     // not the 5e-4 of a lossy path. Shapes it does not take fall back to the other kernels.
     const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
@@ -90,18 +94,23 @@ TEST_F(QuantGemv, CpuShapedKernel) {
                 check(*dev, s, t, c, seed += 2, &cpu, 0, kExact);
         for (int64_t skip : {1, 3, 5}) check(*dev, s, DType::q6_k, {19, 1, 1024}, seed += 2, &cpu, skip, kExact);
         check(*dev, s, DType::q4_0, {19, 1, 1024}, seed += 2, &cpu, 3, kExact);
+        for (DType t : {DType::q4_0, DType::q8_0})
+            for (const Case& c : {Case{7, 1, 768}, Case{65, 1, 11008}, Case{1, 1, 1280}})
+                check(*dev, s, t, c, seed += 2, &cpu, 1, kExact);
         if (dev->caps().int64_arithmetic) {
-            // It really runs: the kernel and its chunk reduction, two dispatches.
-            for (DType t : {DType::q4_0, DType::q6_k}) {
-                Tensor w = Tensor::empty(*dev, t, {9, 1024});
-                Tensor x = Tensor::empty(*dev, DType::f32, {1, 1024}), y = Tensor::empty(*dev, DType::f32, {1, 9});
+            // It really runs: the kernel and its chunk reduction, two dispatches (a half chunk at
+            // the end: three).
+            for (const auto& [t, k, dispatches] : {std::tuple{DType::q4_0, 1024, 2u}, std::tuple{DType::q6_k, 1024, 2u},
+                                                   std::tuple{DType::q8_0, 768, 3u}}) {
+                Tensor w = Tensor::empty(*dev, t, {9, k});
+                Tensor x = Tensor::empty(*dev, DType::f32, {1, k}), y = Tensor::empty(*dev, DType::f32, {1, 9});
                 Stream counted(*dev);
                 ops::matmul_quantized(counted, w, x, y, cpu);
-                EXPECT_EQ(counted.dispatch_count(), 2u);
+                EXPECT_EQ(counted.dispatch_count(), dispatches);
                 counted.finish();
             }
         }
-        for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 768}, Case{7, 2, 1024}}) check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
+        for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 256}, Case{7, 2, 1024}}) check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
         check(*dev, s, DType::q6_k, {7, 1, 768}, seed += 2, &cpu);
     }
     for (const auto& d : devices()) {
@@ -112,6 +121,7 @@ TEST_F(QuantGemv, CpuShapedKernel) {
         check(*dev, s, DType::q4_0, {300, 1, 1024}, 11, &cpu, 0, kExact);
         check(*dev, s, DType::q8_0, {300, 1, 1024}, 13, &cpu, 0, kExact);
         check(*dev, s, DType::q6_k, {300, 1, 1024}, 15, &cpu, 1, kExact);
+        check(*dev, s, DType::q4_0, {200, 1, 1280}, 17, &cpu, 1, kExact);
     }
 }
 

@@ -48,16 +48,18 @@ bool use_int_dot(const Capabilities& c, IntDot mode) {
     return c.integer_dot_product_accelerated;
 }
 
-void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, QuantKernel flavour, bool dot) {
-    Device& dev = s.device();
+// The matrix-vector kernel of shaders/gemv_quant.comp for a flavour: the pipeline, rows of W per
+// workgroup and rows of x per dispatch (nc).
+struct GemvKernel {
+    const Kernel* kernel;
+    uint32_t rows, nc;
+};
+
+GemvKernel gemv_kernel(Device& dev, DType t, QuantKernel flavour, uint64_t n, bool dot) {
     const Capabilities& c = dev.caps();
-    const DTypeInfo& info = dtype_info(w.dtype());
-    const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
-    const uint64_t n = static_cast<uint64_t>(x.rows());
-    const uint64_t row_bytes = k / info.block_elems * info.block_bytes;
     const uint32_t wg = pow2_floor(std::min<uint32_t>(64, c.max_workgroup_invocations));
     const uint32_t nc = n == 1 ? 1 : static_cast<uint32_t>(kGemvMaxRows);
-    std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + (dot ? "_dot" : "");
+    std::string name = "gemv_" + std::string(dtype_name(t)) + (dot ? "_dot" : "");
     const bool subgroup_ok = c.subgroup_basic && c.subgroup_arithmetic;
     // Whole rows per invocation measured slower on llvmpipe than split rows with 4 rows per
     // thread (0.13 vs 0.31 GB/s, q4_0 4096x14336, loaded machine), so split rows everywhere.
@@ -78,7 +80,19 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
     } else {
         rows = std::min<uint32_t>(4, wg) * rpt;  // wg / 4 threads per row group
     }
-    const Kernel& kernel = dev.kernel(name, {wg, rows, nc, rpt});
+    return {&dev.kernel(name, {wg, rows, nc, rpt}), rows, nc};
+}
+
+void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, QuantKernel flavour, bool dot) {
+    Device& dev = s.device();
+    const Capabilities& c = dev.caps();
+    const DTypeInfo& info = dtype_info(w.dtype());
+    const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
+    const uint64_t n = static_cast<uint64_t>(x.rows());
+    const uint64_t row_bytes = k / info.block_elems * info.block_bytes;
+    const GemvKernel gk = gemv_kernel(dev, w.dtype(), flavour, n, dot);
+    const Kernel& kernel = *gk.kernel;
+    const uint64_t rows = gk.rows, nc = gk.nc;
 
     const uint64_t cap = window_cap(dev);
     const uint64_t mc = std::min(m, cap / row_bytes);
@@ -141,14 +155,18 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
 }
 
 // Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0, q6_k or f16, one row of x,
-// chunks of 512 columns (9, 17 or 32 x 32 bytes of each W row; q6_k: 105 words), W rows 32-byte
-// (q6_k: 4-byte) and x 16-byte aligned, 64-bit integers.
+// chunks of 512 columns (9, 17 or 32 x 32 bytes of each W row; q6_k: 105 words), x 16-byte
+// aligned, 64-bit integers. W: q6_k 4-byte aligned; f16 32-byte; q4_0 and q8_0 16-byte, and their
+// k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008), which gemv_quant.comp
+// takes as one more column of partial sums.
 bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
     const DType t = w.dtype();
-    const uint64_t align = t == DType::q6_k ? 4 : 32;
-    return (t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k || t == DType::f16) && x.rows() == 1 &&
-           w.dim(1) % 512 == 0 && w.offset() % align == 0 && x.offset() % 16 == 0 && dev.caps().int64_arithmetic &&
-           dev.caps().subgroup_size >= 1;
+    const int64_t k = w.dim(1);
+    const bool q4_8 = t == DType::q4_0 || t == DType::q8_0;
+    const bool k_fits = q4_8 ? k % 256 == 0 && k >= 512 : k % 512 == 0;
+    const uint64_t align = t == DType::q6_k ? 4 : q4_8 ? 16 : 32;
+    return (q4_8 || t == DType::q6_k || t == DType::f16) && x.rows() == 1 && k_fits && w.offset() % align == 0 &&
+           x.offset() % 16 == 0 && dev.caps().int64_arithmetic && dev.caps().subgroup_size >= 1;
 }
 
 // Rows of W per lane of the CPU kernel: each workgroup's 512 x values serve lanes * this rows;
@@ -160,19 +178,23 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
     const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
     const bool q6 = w.dtype() == DType::q6_k;
+    // k = 512 chunks + 256: the last 256 columns go to gemv_quant.comp as one more chunk of
+    // partial sums. Rows (or W) 16-byte but not 32-byte aligned take the PHASED variant.
+    const uint64_t tail = k % 512, all_chunks = chunks + (tail ? 1 : 0);
+    const bool phased = !q6 && (row_bytes % 32 != 0 || w.offset() % 32 != 0);
     const uint32_t lanes = dev.caps().subgroup_size;
     const uint64_t rows = uint64_t{lanes} * kCpuRowsPerLane;  // per workgroup
     const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
-    const Kernel& kernel = dev.kernel(name, {lanes, kCpuRowsPerLane});
+    const Kernel& kernel = dev.kernel(name, {lanes, kCpuRowsPerLane, phased ? 1u : 0u});
     const Kernel& reduce = dev.kernel("gemv_cpu_reduce", {64});
     const uint64_t cap = window_cap(dev);
-    const uint64_t mc = std::min({m, cap / row_bytes, cap / (chunks * 4),
+    const uint64_t mc = std::min({m, cap / row_bytes, cap / (all_chunks * 4),
                                   static_cast<uint64_t>(dev.caps().max_workgroup_count[1]) * rows});
     if (mc == 0 || cap / (k * 4) == 0 || chunks > dev.caps().max_workgroup_count[0])
         fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
                       std::to_string(dev.caps().max_storage_buffer_range));
     // Partial sums per (chunk, row), summed in chunk order by gemv_cpu_reduce (deterministic).
-    const Tensor part = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(chunks), static_cast<int64_t>(mc)});
+    const Tensor part = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(all_chunks), static_cast<int64_t>(mc)});
     s.hold(part.buffer());
     uint64_t xo = 0;
     const Binding xb = window_binding(dev, x, 0, k * 4, Access::Read, xo);
@@ -181,20 +203,38 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
         uint64_t wo = 0, po = 0, yo = 0;
         const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
         const Binding pw = window_binding(dev, part, 0, chunks * mm * 4, Access::Write, po);
-        const Binding pr = window_binding(dev, part, 0, chunks * mm * 4, Access::Read, po);
+        const Binding pr = window_binding(dev, part, 0, all_chunks * mm * 4, Access::Read, po);
         const Binding yb = window_binding(dev, y, m0 * 4, mm * 4, Access::Write, yo);
-        if (wo % (q6 ? 4 : 32) != 0 || xo % 16 != 0) fail(kOp, "internal: misaligned binding for the CPU kernel");
+        if (wo % (q6 ? 4 : phased ? 16 : 32) != 0 || xo % 16 != 0)
+            fail(kOp, "internal: misaligned binding for the CPU kernel");
         struct {
             uint32_t m, chunks, w_off, row_words, w_words, x_off, part_off, y_off;
             uint32_t nib[16];  // the identity table of uniform_id() in the shader
-        } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(chunks), static_cast<uint32_t>(wo / 4),
+        } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(all_chunks), static_cast<uint32_t>(wo / 4),
             static_cast<uint32_t>(row_bytes / 4), static_cast<uint32_t>(wb.range / 4), static_cast<uint32_t>(xo / 16),
             static_cast<uint32_t>(po / 4), static_cast<uint32_t>(yo / 4), {}};
         for (uint32_t i = 0; i < 16; ++i) p.nib[i] = i;
         static_assert(sizeof(p) <= 128);
-        const Binding bs[] = {wb, xb, pw, wb};  // q6_k reads binding 3 (W again) for each row's tail
-        s.dispatch_raw(kernel, bs, q6 ? 4 : 3, &p, sizeof(p),
-                       Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1}, name.c_str());
+        const Binding bs[] = {wb, xb, pw, wb};  // binding 3: W again, read as words
+        s.dispatch_raw(kernel, bs, 4, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1},
+                       name.c_str());
+        if (tail) {
+            // The last 256 columns: rows of row_bytes, into partial-sum row `chunks`.
+            const GemvKernel gk = gemv_kernel(dev, w.dtype(), QuantKernel::Gemv, 1, false);
+            const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks), tail_bytes = dtype_bytes(w.dtype(), tail);
+            uint64_t two = 0, txo = 0, tpo = 0;
+            const Binding tw = window_binding(dev, w, m0 * row_bytes + col_bytes, (mm - 1) * row_bytes + tail_bytes,
+                                              Access::Read, two);
+            const Binding tx = window_binding(dev, x, 512 * chunks * 4, tail * 4, Access::Read, txo);
+            const Binding tp = window_binding(dev, part, chunks * mm * 4, mm * 4, Access::Write, tpo);
+            const GemvParams tp_params{static_cast<uint32_t>(mm), 1, static_cast<uint32_t>(tail),
+                                       static_cast<uint32_t>(two), static_cast<uint32_t>(txo / 4),
+                                       static_cast<uint32_t>(tpo / 4), static_cast<uint32_t>(mm),
+                                       static_cast<uint32_t>(row_bytes), 0};
+            const Binding tb[] = {tw, tx, tp};
+            s.dispatch_raw(*gk.kernel, tb, 3, &tp_params, sizeof(tp_params), grid_1d(dev, ceil_div(mm, gk.rows)),
+                           "gemv_quant");
+        }
         const Binding rs[] = {pr, yb};
         s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), grid_1d(dev, ceil_div(mm, 64)), "gemv_cpu_reduce");
     }
