@@ -103,9 +103,8 @@ Plan plan_tiled(Device& dev, bool f16) {
     return p;
 }
 
-// Bindings start at multiples of this: the device's offset alignment, and at least 16 bytes so
-// the kernels' vec4 arrays start 16-byte aligned (the residue goes into the element offsets).
-// The gemv shaders index vec4 arrays: their bindings start 16-byte aligned.
+// Bindings start at multiples of the device's offset alignment and of at least 16 bytes, so the
+// kernels' vec4 arrays start 16-byte aligned (the residue goes into the element offsets).
 constexpr uint64_t kVec4Align = 16;
 
 // window_binding (op_common.hpp) for the gemv shaders, with the element offset of `begin`.

@@ -196,6 +196,9 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     // Partial sums per (chunk, row), summed in chunk order by gemv_cpu_reduce (deterministic).
     const Tensor part = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(all_chunks), static_cast<int64_t>(mc)});
     s.hold(part.buffer());
+    // The half chunk: gemv_quant.comp's subgroup kernel on columns [512 chunks, k) of each row.
+    const GemvKernel tail_kernel = tail ? gemv_kernel(dev, w.dtype(), QuantKernel::Gemv, 1, false) : GemvKernel{};
+    const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks), tail_bytes = dtype_bytes(w.dtype(), tail);
     uint64_t xo = 0;
     const Binding xb = window_binding(dev, x, 0, k * 4, Access::Read, xo);
     for (uint64_t m0 = 0; m0 < m; m0 += mc) {
@@ -220,8 +223,6 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
                        name.c_str());
         if (tail) {
             // The last 256 columns: rows of row_bytes, into partial-sum row `chunks`.
-            const GemvKernel gk = gemv_kernel(dev, w.dtype(), QuantKernel::Gemv, 1, false);
-            const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks), tail_bytes = dtype_bytes(w.dtype(), tail);
             uint64_t two = 0, txo = 0, tpo = 0;
             const Binding tw = window_binding(dev, w, m0 * row_bytes + col_bytes, (mm - 1) * row_bytes + tail_bytes,
                                               Access::Read, two);
@@ -232,7 +233,8 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
                                        static_cast<uint32_t>(tpo / 4), static_cast<uint32_t>(mm),
                                        static_cast<uint32_t>(row_bytes), 0};
             const Binding tb[] = {tw, tx, tp};
-            s.dispatch_raw(*gk.kernel, tb, 3, &tp_params, sizeof(tp_params), grid_1d(dev, ceil_div(mm, gk.rows)),
+            s.dispatch_raw(*tail_kernel.kernel, tb, 3, &tp_params, sizeof(tp_params),
+                           grid_1d(dev, ceil_div(mm, tail_kernel.rows)),
                            "gemv_quant");
         }
         const Binding rs[] = {pr, yb};

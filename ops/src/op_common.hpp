@@ -76,6 +76,12 @@ inline int64_t rows_per_binding(const Device& dev, const char* op, uint64_t row_
     return static_cast<int64_t>(rows);
 }
 
+// Where window_binding starts a binding: multiples of the device's offset alignment, and of at
+// least `min_align` bytes.
+inline uint64_t window_alignment(const Device& dev, uint64_t min_align = 4) {
+    return std::max<uint64_t>(dev.caps().min_storage_offset_alignment, min_align);
+}
+
 // Binds bytes [begin, begin + bytes) of t from the aligned offset at or below them, the range
 // rounded up to whole 32-bit words (buffers are allocated in aligned sizes, so the rounding
 // stays inside the buffer). `offset` receives the byte offset of `begin` inside the binding;
@@ -84,7 +90,7 @@ inline int64_t rows_per_binding(const Device& dev, const char* op, uint64_t row_
 // the least alignment of the binding start (16 for shaders that index vec4 arrays).
 inline Binding window_binding(const Device& dev, const Tensor& t, uint64_t begin, uint64_t bytes,
                               Access access, uint64_t& offset, uint64_t min_align = 4) {
-    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, min_align);
+    const uint64_t align = window_alignment(dev, min_align);
     const uint64_t at = t.offset() + begin;
     const uint64_t start = at / align * align;
     uint64_t range = (at + bytes - start + 3) / 4 * 4;
@@ -96,7 +102,7 @@ inline Binding window_binding(const Device& dev, const Tensor& t, uint64_t begin
 // The most bytes one window_binding may cover and still leave room for its alignment slack and
 // rounding within maxStorageBufferRange.
 inline uint64_t window_cap(const Device& dev, uint64_t min_align = 4) {
-    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, min_align);
+    const uint64_t align = window_alignment(dev, min_align);
     const uint64_t range = dev.caps().max_storage_buffer_range;
     return range > align + 4 ? range - align - 4 : 0;
 }

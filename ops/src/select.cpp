@@ -133,7 +133,7 @@ void top_k_long_rows(Stream& s, const Tensor& x, int64_t k, const Tensor& values
             throw Error(ErrorKind::Unsupported,
                         std::string(name) + ": for rows longer than one binding, values " + values.describe() +
                             " and indices " + indices.describe() + " must start at the same offset modulo " +
-                            std::to_string(std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 4)) + " bytes");
+                            std::to_string(window_alignment(dev)) + " bytes");
         top_k_row(s, windows * k, k, cb, xo / 4, vb, ib, vo / 4, 0);
         uint64_t co = 0;
         const Binding bs[] = {window_binding(dev, ci, at, cand_bytes, Access::Read, co),
