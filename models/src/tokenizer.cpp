@@ -38,7 +38,7 @@ struct Symbol {
 
 // One symbol per UTF-8 character (a truncated tail counts as one), linked to its neighbours:
 // the starting point of both the SentencePiece and the BPE merge loops.
-std::vector<Symbol> utf8_symbols(const std::string& text) {
+std::vector<Symbol> utf8_symbols(std::string_view text) {
     std::vector<Symbol> syms;
     for (size_t off = 0; off < text.size();) {
         const size_t len = std::min(unicode::utf8_len(static_cast<uint8_t>(text[off])), text.size() - off);
@@ -182,12 +182,13 @@ void Tokenizer::finish_load(const std::string& source) {
 }
 
 int32_t Tokenizer::find(std::string_view text) const {
-    auto it = index_.find(std::string(text));
+    auto it = index_.find(text);
     return it == index_.end() ? -1 : it->second;
 }
 
-int32_t Tokenizer::merge_rank(const std::string& left, const std::string& right) const {
-    auto it = merges_.find(left + " " + right);
+int32_t Tokenizer::merge_rank(std::string_view left, std::string_view right, std::string& key) const {
+    key.assign(left).append(1, ' ').append(right);
+    auto it = merges_.find(std::string_view(key));
     return it == merges_.end() ? -1 : it->second;
 }
 
@@ -310,8 +311,9 @@ void Tokenizer::encode_bpe(std::string_view text, bool space_prefix, std::vector
             prefixed = " " + std::string(text);
             text = prefixed;
         }
+        std::string mapped;
         for (const std::string& word : pretokenize(pre_, text)) {
-            std::string mapped;
+            mapped.clear();
             for (char c : word) mapped += gpt2_byte_to_utf8(static_cast<uint8_t>(c));
             bpe_word(mapped, out);
         }
@@ -325,12 +327,13 @@ void Tokenizer::encode_bpe(std::string_view text, bool space_prefix, std::vector
         bpe_word(norm, out);
         return;
     }
+    const std::string_view all(norm);
     size_t start = 0;  // Metaspace split: each U+2581 begins a word
-    for (size_t p = 0; (p = norm.find(kSpace, p + 1)) != std::string::npos && p < norm.size();) {
-        bpe_word(norm.substr(start, p - start), out);
+    for (size_t p = 0; (p = all.find(kSpace, p + 1)) != std::string_view::npos;) {
+        bpe_word(all.substr(start, p - start), out);
         start = p;
     }
-    bpe_word(norm.substr(start), out);
+    bpe_word(all.substr(start), out);
 }
 
 void Tokenizer::encode_wpm(std::string_view text, std::vector<int32_t>& out) const {
@@ -361,7 +364,7 @@ void Tokenizer::encode_wpm(std::string_view text, std::vector<int32_t>& out) con
     }
 }
 
-void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) const {
+void Tokenizer::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
     if (word.empty()) return;
     if (ignore_merges_)
         if (const int32_t id = find(word); id >= 0) {
@@ -372,18 +375,20 @@ void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) con
     struct Bigram {
         int left, right;
         int32_t rank;
-        std::string text;
+        size_t size;  // bytes of the merged pair: symbols only grow, so a changed sum means stale
     };
     // Lowest merge rank first; on equal ranks the leftmost pair.
     auto worse = [](const Bigram& a, const Bigram& b) { return a.rank > b.rank || (a.rank == b.rank && a.left > b.left); };
     std::priority_queue<Bigram, std::vector<Bigram>, decltype(worse)> queue(worse);
     auto sym_text = [&](const Symbol& s) { return word.substr(s.offset, s.len); };
+    std::string key;
     auto try_add = [&](int l, int r) {
         if (l < 0 || r < 0) return;
-        const std::string a = sym_text(syms[static_cast<size_t>(l)]), b = sym_text(syms[static_cast<size_t>(r)]);
-        const int32_t rank = merge_rank(a, b);
+        const Symbol& a = syms[static_cast<size_t>(l)];
+        const Symbol& b = syms[static_cast<size_t>(r)];
+        const int32_t rank = merge_rank(sym_text(a), sym_text(b), key);
         if (rank < 0) return;
-        queue.push(Bigram{l, r, rank, a + b});
+        queue.push(Bigram{l, r, rank, a.len + b.len});
     };
     for (size_t k = 1; k < syms.size(); ++k) try_add(static_cast<int>(k) - 1, static_cast<int>(k));
     while (!queue.empty()) {
@@ -391,7 +396,7 @@ void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) con
         queue.pop();
         Symbol& l = syms[static_cast<size_t>(g.left)];
         Symbol& r = syms[static_cast<size_t>(g.right)];
-        if (l.len == 0 || r.len == 0 || sym_text(l) + sym_text(r) != g.text) continue;  // stale
+        if (l.len == 0 || r.len == 0 || l.len + r.len != g.size) continue;  // stale
         l.len += r.len;
         r.len = 0;
         l.next = r.next;
@@ -400,7 +405,7 @@ void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) con
         try_add(g.left, l.next);
     }
     for (int k = syms.empty() ? -1 : 0; k != -1; k = syms[static_cast<size_t>(k)].next) {
-        const std::string piece = sym_text(syms[static_cast<size_t>(k)]);
+        const std::string_view piece = sym_text(syms[static_cast<size_t>(k)]);
         const int32_t id = find(piece);
         if (id >= 0) {
             out.push_back(id);
@@ -409,7 +414,7 @@ void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) con
         // No token for the merged symbol: its characters one by one (each a GPT-2 byte char),
         // a character with no token as its bytes (byte fallback) or [UNK].
         for (const auto& ch : unicode::decode_utf8(piece)) {
-            const std::string_view c = std::string_view(piece).substr(ch.offset, ch.len);
+            const std::string_view c = piece.substr(ch.offset, ch.len);
             if (const int32_t id = find(c); id >= 0)
                 out.push_back(id);
             else if (byte_fallback_ && !byte_level_)
@@ -421,27 +426,51 @@ void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) con
 }
 
 std::string Tokenizer::piece(int32_t id, bool keep_special) const {
+    std::string out;
+    append_piece(id, keep_special, out);
+    return out;
+}
+
+void Tokenizer::append_piece(int32_t id, bool keep_special, std::string& out) const {
     if (id < 0 || static_cast<size_t>(id) >= tokens_.size())
         throw Error(ErrorKind::InvalidArgument, "Tokenizer::decode: id " + std::to_string(id) + " is not in [0, " +
                                                     std::to_string(tokens_.size()) + ")");
     const std::string& text = tokens_[static_cast<size_t>(id)];
     const TokenType type = types_[static_cast<size_t>(id)];
-    if (type == TokenType::control || type == TokenType::unused) return keep_special ? text : "";
-    if (!byte_level_) {
-        if (type == TokenType::byte && text.size() == 6 && text.compare(0, 3, "<0x") == 0)
-            return std::string(1, static_cast<char>(byte_token_value(text)));
-        return space_marker_ ? replace_all(text, kSpace, " ") : text;
+    if (type == TokenType::control || type == TokenType::unused) {
+        if (keep_special) out += text;
+        return;
     }
-    if (type == TokenType::user_defined) return text;
-    std::string out;
-    for (const auto& ch : unicode::decode_utf8(text)) {
+    if (!byte_level_) {
+        if (type == TokenType::byte && text.size() == 6 && text.compare(0, 3, "<0x") == 0) {
+            out += static_cast<char>(byte_token_value(text));
+        } else if (!space_marker_) {
+            out += text;
+        } else {
+            for (size_t i = 0; i < text.size();) {  // U+2581 -> ' '
+                if (text.compare(i, kSpace.size(), kSpace) == 0) {
+                    out += ' ';
+                    i += kSpace.size();
+                } else {
+                    out += text[i++];
+                }
+            }
+        }
+        return;
+    }
+    if (type == TokenType::user_defined) {
+        out += text;
+        return;
+    }
+    for (size_t i = 0; i < text.size();) {
+        const unicode::Char ch = unicode::next_utf8(text, i);
         const int b = gpt2_utf8_to_byte(ch.cp);
         if (b >= 0)
             out += static_cast<char>(b);
         else
-            out += text.substr(ch.offset, ch.len);
+            out.append(text, i, ch.len);
+        i += ch.len;
     }
-    return out;
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool keep_special) const {
@@ -450,14 +479,14 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool keep_special
     // token: the first piece of each such text run loses one leading space.
     bool after_special = true;
     for (int32_t id : ids) {
-        std::string p = piece(id, keep_special);
+        const size_t at = out.size();
+        append_piece(id, keep_special, out);
         const TokenType type = types_[static_cast<size_t>(id)];
         const bool special = type == TokenType::control || type == TokenType::user_defined;
-        const bool empty = p.empty();
-        if (space_marker_ && add_space_prefix_ && after_special && !special && !empty && p[0] == ' ')
-            p.erase(0, 1);
+        const bool empty = out.size() == at;
+        if (space_marker_ && add_space_prefix_ && after_special && !special && !empty && out[at] == ' ')
+            out.erase(at, 1);
         if (!empty || special) after_special = special;
-        out += p;
     }
     if (model_ == Model::wpm) {
         // WordPiece words are separate tokens, so decoding spaces out punctuation: clean up as

@@ -16,35 +16,35 @@ size_t utf8_len(uint8_t b) {
     return 1;
 }
 
+Char next_utf8(std::string_view s, size_t i) {
+    const auto b0 = static_cast<uint8_t>(s[i]);
+    size_t n = utf8_len(b0);
+    uint32_t cp = 0xFFFD;
+    bool ok = n <= s.size() - i;
+    if (ok && n == 1) {
+        ok = b0 < 0x80;
+        cp = b0;
+    } else if (ok) {
+        cp = b0 & (0x7Fu >> n);
+        for (size_t k = 1; k < n && ok; ++k) {
+            const auto b = static_cast<uint8_t>(s[i + k]);
+            ok = (b & 0xC0) == 0x80;
+            cp = (cp << 6) | (b & 0x3F);
+        }
+        static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+        ok = ok && cp >= kMin[n] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (!ok) {
+        cp = 0xFFFD;
+        n = 1;
+    }
+    return Char{cp, static_cast<uint32_t>(i), static_cast<uint32_t>(n)};
+}
+
 std::vector<Char> decode_utf8(std::string_view s) {
     std::vector<Char> out;
     out.reserve(s.size());
-    size_t i = 0;
-    while (i < s.size()) {
-        const auto b0 = static_cast<uint8_t>(s[i]);
-        size_t n = utf8_len(b0);
-        uint32_t cp = 0xFFFD;
-        bool ok = n <= s.size() - i;
-        if (ok && n == 1) {
-            ok = b0 < 0x80;
-            cp = b0;
-        } else if (ok) {
-            cp = b0 & (0x7Fu >> n);
-            for (size_t k = 1; k < n && ok; ++k) {
-                const auto b = static_cast<uint8_t>(s[i + k]);
-                ok = (b & 0xC0) == 0x80;
-                cp = (cp << 6) | (b & 0x3F);
-            }
-            static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-            ok = ok && cp >= kMin[n] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-        }
-        if (!ok) {
-            cp = 0xFFFD;
-            n = 1;
-        }
-        out.push_back(Char{cp, static_cast<uint32_t>(i), static_cast<uint32_t>(n)});
-        i += n;
-    }
+    for (size_t i = 0; i < s.size(); i += out.back().len) out.push_back(next_utf8(s, i));
     return out;
 }
 

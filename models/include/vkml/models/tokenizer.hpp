@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -77,17 +78,26 @@ private:
     void encode_spm(std::string_view text, bool space_prefix, std::vector<int32_t>& out) const;
     void encode_bpe(std::string_view text, bool space_prefix, std::vector<int32_t>& out) const;
     void encode_wpm(std::string_view text, std::vector<int32_t>& out) const;
-    void bpe_word(const std::string& word, std::vector<int32_t>& out) const;
-    int32_t merge_rank(const std::string& left, const std::string& right) const;
+    void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
+    // `key` is scratch space for "left right", reused so that a lookup allocates nothing.
+    int32_t merge_rank(std::string_view left, std::string_view right, std::string& key) const;
     void push_unknown(std::string_view piece, std::vector<int32_t>& out) const;
+    void append_piece(int32_t id, bool keep_special, std::string& out) const;
+
+    // String-keyed maps that a std::string_view can look up without building a std::string.
+    struct TextHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    using TextMap = std::unordered_map<std::string, int32_t, TextHash, std::equal_to<>>;
 
     Model model_ = Model::spm;
     PreTokenizer pre_ = PreTokenizer::gpt2;
     std::vector<std::string> tokens_;
     std::vector<float> scores_;
     std::vector<TokenType> types_;
-    std::unordered_map<std::string, int32_t> index_;
-    std::unordered_map<std::string, int32_t> merges_;  // "left right" -> rank
+    TextMap index_;
+    TextMap merges_;  // "left right" -> rank
     std::vector<int32_t> specials_;                    // control/user-defined, longest text first
     int32_t bos_ = -1, eos_ = -1, unk_ = -1, sep_ = -1;
     bool add_bos_ = false;

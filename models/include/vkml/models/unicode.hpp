@@ -22,6 +22,8 @@ struct Char {
     uint32_t len;
 };
 std::vector<Char> decode_utf8(std::string_view s);
+// The character starting at byte i < s.size(); an invalid or truncated sequence is one byte, U+FFFD.
+Char next_utf8(std::string_view s, size_t i);
 size_t utf8_len(uint8_t first_byte);  // 1..4 from the lead byte (1 for a stray byte)
 std::string encode_utf8(uint32_t cp);
 
