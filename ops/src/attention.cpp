@@ -125,7 +125,7 @@ void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& k
     // Bind the cache from the last row before pos whose offset meets the storage-buffer
     // alignment, so caches larger than one binding work; the kernel adds the remaining rows.
     const int64_t row = k.dim(1) * k.dim(2);
-    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 1);
+    const uint64_t align = window_alignment(dev, 1);
     int64_t step = 1;
     while ((static_cast<uint64_t>(step * row) * 2) % align != 0) ++step;
     const int64_t start = pos / step * step;

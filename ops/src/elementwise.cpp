@@ -39,7 +39,7 @@ uint32_t workgroup_size(const Device& dev) {
 template <class F>
 void for_each_range(const Device& dev, const char* op, int64_t n, uint64_t elem_bytes,
                     int64_t multiple, F&& fn) {
-    const int64_t align = static_cast<int64_t>(std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 1));
+    const int64_t align = static_cast<int64_t>(window_alignment(dev, 1));
     const int64_t step = std::lcm(multiple, align);
     const int64_t chunk = static_cast<int64_t>(dev.caps().max_storage_buffer_range / elem_bytes) / step * step;
     if (chunk <= 0) fail(op, "rows of " + std::to_string(multiple) + " elements do not fit one binding");

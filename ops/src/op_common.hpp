@@ -58,12 +58,19 @@ inline Groups grid_1d(const Device& dev, uint64_t groups) {
     return {static_cast<uint32_t>((groups + y - 1) / y), static_cast<uint32_t>(y), 1};
 }
 
+// Where a binding may start: multiples of the device's storage-buffer offset alignment and of
+// `min_align` bytes (window_binding's default 4 keeps 32-bit words whole; 1 asks for the
+// device's rule alone).
+inline uint64_t window_alignment(const Device& dev, uint64_t min_align = 4) {
+    return std::max<uint64_t>(dev.caps().min_storage_offset_alignment, min_align);
+}
+
 // The largest number of rows per chunk such that `row_bytes` x rows stays within the device's
 // storage-buffer range and each chunk starts at an aligned offset. Ops that bind tensors larger
 // than maxStorageBufferRange walk them in chunks of this many rows.
 inline int64_t rows_per_binding(const Device& dev, const char* op, uint64_t row_bytes) {
     const uint64_t range = dev.caps().max_storage_buffer_range;
-    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 1);
+    const uint64_t align = window_alignment(dev, 1);
     if (row_bytes > range)
         fail(op, "one row of " + std::to_string(row_bytes) + " bytes exceeds maxStorageBufferRange " +
                      std::to_string(range));
@@ -74,12 +81,6 @@ inline int64_t rows_per_binding(const Device& dev, const char* op, uint64_t row_
     rows = rows / step * step;
     if (rows == 0) fail(op, "rows of " + std::to_string(row_bytes) + " bytes cannot be bound at aligned offsets within maxStorageBufferRange");
     return static_cast<int64_t>(rows);
-}
-
-// Where window_binding starts a binding: multiples of the device's offset alignment, and of at
-// least `min_align` bytes.
-inline uint64_t window_alignment(const Device& dev, uint64_t min_align = 4) {
-    return std::max<uint64_t>(dev.caps().min_storage_offset_alignment, min_align);
 }
 
 // Binds bytes [begin, begin + bytes) of t from the aligned offset at or below them, the range

@@ -78,7 +78,7 @@ template <class F>
 void for_each_row_chunk(const Device& dev, const char* op, int64_t rows,
                         std::initializer_list<uint64_t> row_bytes, F&& fn) {
     const uint64_t range = dev.caps().max_storage_buffer_range;
-    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 1);
+    const uint64_t align = window_alignment(dev, 1);
     uint64_t widest = 1, step = 1;
     for (uint64_t b : row_bytes) {
         widest = std::max(widest, b);

@@ -65,7 +65,7 @@ inline void check_fits(const char* op, const Tensor& t, const char* name) {
 // Whether a binding of `bytes` fits once its start is aligned down (at most alignment - 4 bytes
 // more, as tensors start at 4-byte multiples).
 inline bool binding_fits(const Device& dev, uint64_t bytes) {
-    const uint64_t align = std::max<uint64_t>(dev.caps().min_storage_offset_alignment, 4);
+    const uint64_t align = window_alignment(dev, 4);
     return bytes + (align - 4) <= dev.caps().max_storage_buffer_range;
 }
 
@@ -76,7 +76,7 @@ struct Window {
     uint32_t shift = 0;
 };
 inline Window window(const char* op, const Tensor& t, int64_t first, int64_t count, uint64_t elem_bytes = 4) {
-    const uint64_t align = std::max<uint64_t>(t.device().caps().min_storage_offset_alignment, 1);
+    const uint64_t align = window_alignment(t.device(), 1);
     const uint64_t start = t.offset() + static_cast<uint64_t>(first) * elem_bytes;  // within buffer()
     const uint64_t abs = t.buffer()->vk_offset() + start;
     const uint64_t back = abs % align;
