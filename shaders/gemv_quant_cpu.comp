@@ -21,9 +21,10 @@
 // q6_k: a chunk is two 210-byte super-blocks, 420 bytes = 105 words, word aligned but not 32-byte
 // aligned; each lane reads the 14 u64vec4 around its chunk and moves the words into place with
 // three selects per word (the phase, 0..7 words, differs between lanes), after which every bit
-// position is again a constant (6 vector operations per weight: the low nibble and the two high
-// bits each masked, converted and multiplied by its own copy of x, scaled for its bit position).
-// No constant may enter the accumulation chain (e.g. scaling the converted high bits by 16): then
+// position is again a constant. A word of ql and one of qh then give the 6-bit codes of 4 weights
+// as the 4 bytes of one word (4 or 5 operations), and each byte costs 3 as in q4_0 (about 4.1
+// vector operations per weight; reading the low and high bits as two fields costs 6).
+// No constant may enter the accumulation chain (e.g. scaling a converted value by 16): then
 // LLVM's extractelement scalarization pulls the whole chain, lane by lane, into llvmpipe's
 // per-lane store loop at the end (measured 5x slower).
 // Requires k a multiple of 512, W rows 32-byte (q6_k: 4-byte) and x 16-byte aligned in their
@@ -110,13 +111,6 @@ uint lo_byte(uint i) {
     const uint e = i % 256u;
     return 210u * (i / 256u) + 64u * (e / 128u) + 32u * ((e / 32u) & 1u) + e % 32u;
 }
-uint lo_bit(uint i) { return 8u * (lo_byte(i) % 4u) + 4u * ((i % 128u) / 64u); }
-uint hi_byte(uint i) { return 210u * (i / 256u) + 128u + 32u * ((i % 256u) / 128u) + i % 32u; }
-uint hi_bit(uint i) { return 8u * (hi_byte(i) % 4u) + 2u * ((i % 128u) / 32u); }
-// The exponents the masked values carry (the top field is read shifted down, so every masked
-// value stays below 2^31 and converts as a signed integer).
-uint lo_scale(uint i) { return min(lo_bit(i), 24u); }
-uint hi_scale(uint i) { return min(hi_bit(i), 28u); }
 #else
 // Element e (0..31) of block b: its nibble is at byte 18 b + 2 + e % 16 of the chunk, the high
 // half for e >= 16. nibble_word: the 32-bit word; nibble_bit: the bit offset inside it.
@@ -134,19 +128,15 @@ void main() {
     const uint row0 = gl_WorkGroupID.y * gl_WorkGroupSize.x * RPT + lane;
 
     // x of the chunk (uniform loads): xg = 32 * (sum of x) per 16 columns for the offset of 32;
-    // xl, xh: x scaled so that it meets the masked low nibble (high bits) as a plain product,
-    // 2^-lo_scale (16 * 2^-hi_scale).
-    vec4 xl[128], xh[128];
+    // xs: x scaled by 2^(-8 k) for the byte k of the word its weight's code is put in.
+    vec4 xs[128];
     float xg[32];
-    [[unroll]] for (uint i = 0u; i < 128u; ++i) xl[i] = x4[p.x_off + chunk * 128u + i];
+    [[unroll]] for (uint i = 0u; i < 128u; ++i) xs[i] = x4[p.x_off + chunk * 128u + i];
     [[unroll]] for (uint g = 0u; g < 32u; ++g) {
-        const vec4 t = xl[4u * g] + xl[4u * g + 1u] + xl[4u * g + 2u] + xl[4u * g + 3u];
+        const vec4 t = xs[4u * g] + xs[4u * g + 1u] + xs[4u * g + 2u] + xs[4u * g + 3u];
         xg[g] = 32.0 * (t.x + t.y + t.z + t.w);
     }
-    [[unroll]] for (uint i = 0u; i < 512u; ++i) {
-        xh[i / 4u][i % 4u] = xl[i / 4u][i % 4u] * uintBitsToFloat((127u + 4u - hi_scale(i)) << 23);
-        xl[i / 4u][i % 4u] *= uintBitsToFloat((127u - lo_scale(i)) << 23);
-    }
+    [[unroll]] for (uint i = 0u; i < 512u; ++i) xs[i / 4u][i % 4u] *= uintBitsToFloat((127u - 8u * (lo_byte(i) % 4u)) << 23);
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
@@ -169,31 +159,40 @@ void main() {
         [[unroll]] for (uint i = 0u; i < 106u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
         [[unroll]] for (uint i = 0u; i < 105u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
 
-        // By words of qh: each holds the high bits of 16 weights (columns l .. l + 3 of the four
-        // quarters q), whose low nibbles are in two words of ql; gs[] sums per group of 16 weights
-        // (one scale each).
-        vec4 gs[32];
-        [[unroll]] for (uint g = 0u; g < 32u; ++g) gs[g] = vec4(0.0);
-        [[unroll]] for (uint sb = 0u; sb < 2u; ++sb)
-            [[unroll]] for (uint h = 0u; h < 2u; ++h)
-                [[unroll]] for (uint lw = 0u; lw < 32u; lw += 4u)
-                    [[unroll]] for (uint q = 0u; q < 4u; ++q)
-                        [[unroll]] for (uint c = 0u; c < 4u; ++c) {
-                            const uint i = 256u * sb + 128u * h + 32u * q + lw + c;
-                            const uint wl = wd[lo_byte(i) / 4u], bl = lo_bit(i);
-                            const uint wh = wd[hi_byte(i) / 4u], bh = hi_bit(i);
-                            const int lo = int(bl == 28u ? (wl >> 4) & 0x0F000000u : wl & (15u << bl));
-                            const int hi = int(bh == 30u ? (wh >> 2) & 0x30000000u : wh & (3u << bh));
-                            gs[i / 16u][c] += float(lo) * xl[i / 4u][i % 4u] + float(hi) * xh[i / 4u][i % 4u];
-                        }
+        // Quarter by quarter (32 weights, two groups of 16 with one int8 scale each): a word of
+        // ql and a word of qh give the 6-bit codes of 4 weights, one per byte (4 or 5 operations),
+        // then each byte is masked, converted to q * 2^(8 k) and multiplied by x pre-scaled by
+        // 2^(-8 k). Super-block 1 starts 2 bytes into a word, so its fields span 9 words each.
         float acc = 0.0;
         [[unroll]] for (uint sb = 0u; sb < 2u; ++sb) {
+            const uint off = (210u * sb) % 4u;
             float sacc = 0.0;
-            [[unroll]] for (uint gg = 0u; gg < 16u; ++gg) {
-                const uint g = 16u * sb + gg, sc = 210u * sb + 192u + gg;  // byte of its int8 scale
-                const float scale = float(bitfieldExtract(int(wd[sc / 4u]), int(8u * (sc % 4u)), 8));
-                sacc += scale * (gs[g].x + gs[g].y + gs[g].z + gs[g].w - xg[g]);
-            }
+            [[unroll]] for (uint h = 0u; h < 2u; ++h)
+                [[unroll]] for (uint q = 0u; q < 4u; ++q) {
+                    vec4 t0 = vec4(0.0), t1 = vec4(0.0);  // columns l < 16, l >= 16
+                    [[unroll]] for (uint t = 0u; t < 9u; ++t) {  // the 9th word: super-block 1 only
+                        const uint ql = wd[(210u * sb + 64u * h + 32u * (q & 1u)) / 4u + t];
+                        const uint qh = wd[(210u * sb + 128u + 32u * h) / 4u + t];
+                        const uint c = q == 0u ? (ql & 0x0F0F0F0Fu) | ((qh << 4) & 0x30303030u)
+                                     : q == 1u ? (ql & 0x0F0F0F0Fu) | ((qh << 2) & 0x30303030u)
+                                     : q == 2u ? ((ql >> 4) & 0x0F0F0F0Fu) | (qh & 0x30303030u)
+                                               : ((ql >> 4) & 0x0F0F0F0Fu) | ((qh >> 2) & 0x30303030u);
+                        [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+                            const uint l = 4u * t + k - off;  // wraps past 31 below the field
+                            if (l < 32u) {
+                                const uint i = 256u * sb + 128u * h + 32u * q + l;
+                                const float v = float(int(c & (0xFFu << (8u * k)))) * xs[i / 4u][i % 4u];
+                                if (l < 16u) t0[k] += v;
+                                else t1[k] += v;
+                            }
+                        }
+                    }
+                    const uint g = 16u * sb + 8u * h + 2u * q;
+                    const uint sc = 210u * sb + 192u + 8u * h + 2u * q;  // bytes of the two int8 scales
+                    const float s0 = float(bitfieldExtract(int(wd[sc / 4u]), int(8u * (sc % 4u)), 8));
+                    const float s1 = float(bitfieldExtract(int(wd[(sc + 1u) / 4u]), int(8u * ((sc + 1u) % 4u)), 8));
+                    sacc += s0 * (t0.x + t0.y + t0.z + t0.w - xg[g]) + s1 * (t1.x + t1.y + t1.z + t1.w - xg[g + 1u]);
+                }
             const uint db = 210u * sb + 208u;  // the super-block's f16 d
             acc += unpackHalf2x16(wd[db / 4u] >> (8u * (db % 4u))).x * sacc;
         }
