@@ -89,6 +89,18 @@ layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer Part { float part[]; };
 layout(std430, binding = 3) readonly buffer WT { uint wt[]; };  // the range of binding 0 again
 
+// wd[0 .. 8 n) = the 32-bit words of w4[v0 .. v0 + n), in order. A macro, not a function, so
+// that the word array is never copied.
+#define LOAD_WORDS(wd, v0, n)                                \
+    [[unroll]] for (uint i_ = 0u; i_ < (n); ++i_) {          \
+        const u64vec4 v_ = w4[(v0) + i_];                    \
+        [[unroll]] for (uint c_ = 0u; c_ < 4u; ++c_) {       \
+            const uvec2 h_ = unpack32(v_[c_]);               \
+            wd[8u * i_ + 2u * c_] = h_.x;                    \
+            wd[8u * i_ + 2u * c_ + 1u] = h_.y;               \
+        }                                                    \
+    }
+
 // v rebuilt from push-constant loads, so llvmpipe sees it as uniform (a push-constant array
 // read with a dynamically uniform index is valid Vulkan; elsewhere it is a few scalar ops).
 uint uniform_id(uint v) {
@@ -145,14 +157,7 @@ void main() {
         // Words v0 * 8 .. v0 * 8 + 111: 13 u64vec4 inside the row, then the last 8 words one by
         // one (clamped to the binding: past the last row's end they are never used).
         uint wd[112];
-        [[unroll]] for (uint i = 0u; i < 13u; ++i) {
-            const u64vec4 v = w4[v0 + i];
-            [[unroll]] for (uint c = 0u; c < 4u; ++c) {
-                const uvec2 h = unpack32(v[c]);
-                wd[8u * i + 2u * c] = h.x;
-                wd[8u * i + 2u * c + 1u] = h.y;
-            }
-        }
+        LOAD_WORDS(wd, v0, 13u);
         [[unroll]] for (uint i = 104u; i < 112u; ++i) wd[i] = wt[min(v0 * 8u + i, p.w_words - 1u)];
         // Shift the chunk down to word 0 by the phase, one bit of it at a time.
         [[unroll]] for (uint i = 0u; i < 108u; ++i) wd[i] = (phase & 4u) != 0u ? wd[i + 4u] : wd[i];
@@ -231,14 +236,7 @@ void main() {
         const uint first = p.w_off + min(row, p.m - 1u) * p.row_words + chunk * NV * 8u;  // word
         const uint base = first / 8u;
         uint wd[NV * 8u + 4u];  // the chunk's blocks as 32-bit words
-        [[unroll]] for (uint i = 0u; i < NV; ++i) {
-            const u64vec4 v = w4[base + i];
-            [[unroll]] for (uint c = 0u; c < 4u; ++c) {
-                const uvec2 h = unpack32(v[c]);
-                wd[8u * i + 2u * c] = h.x;
-                wd[8u * i + 2u * c + 1u] = h.y;
-            }
-        }
+        LOAD_WORDS(wd, base, NV);
         if (PHASED) {
             // 4 more words one by one (clamped to the binding: never used past the last row),
             // then down by 4 words where the chunk starts mid-vector.
