@@ -27,8 +27,9 @@
 // No constant may enter the accumulation chain (e.g. scaling a converted value by 16): then
 // LLVM's extractelement scalarization pulls the whole chain, lane by lane, into llvmpipe's
 // per-lane store loop at the end (measured 5x slower).
-// Requires k a multiple of 512, W rows 32-byte (q6_k: 4-byte) and x 16-byte aligned in their
-// bindings, and 64-bit integers (shaderInt64); the host checks and otherwise uses gemv_quant.comp.
+// Requires k a multiple of 512 (or 512 c + 256, see PHASED), W rows 32-byte (q6_k: 4-byte; PHASED:
+// 16-byte, q6_k 2-byte) and x 16-byte aligned in their bindings, and 64-bit integers
+// (shaderInt64); the host checks and otherwise uses gemv_quant.comp.
 //!variant gemv_q4_0_cpu -DQ4_0=1
 //!variant gemv_q8_0_cpu -DQ8_0=1
 //!variant gemv_q6_k_cpu -DQ6_K=1
@@ -41,8 +42,9 @@
 
 layout(local_size_x_id = 0) in;              // the subgroup size
 layout(constant_id = 1) const uint RPT = 8;  // rows per lane
-// q4_0/q8_0 with k = 512 c + 256 (the last 256 columns are the host's, gemv_quant.comp): rows
-// are 16-byte but not 32-byte aligned, so a row's chunk starts 0 or 4 words into a u64vec4.
+// k = 512 c + 256 (the last 256 columns are the host's, gemv_quant.comp): q4_0/q8_0 rows are then
+// 16-byte but not 32-byte aligned, so a row's chunk starts 0 or 4 words into a u64vec4; q6_k rows
+// 2-byte aligned, so a chunk starts 0 or 2 bytes into a word.
 layout(constant_id = 2) const bool PHASED = false;
 
 #if F16
@@ -63,8 +65,8 @@ layout(constant_id = 2) const bool PHASED = false;
 layout(push_constant) uniform Params {
     uint m;          // rows of W in this dispatch
     uint chunks;     // k / 512
-    uint w_off;      // words from the W binding start to row 0
-    uint row_words;  // words of one W row
+    uint w_off;      // bytes from the W binding start to row 0
+    uint row_bytes;  // bytes of one W row
     uint w_words;    // words of the W binding (q6_k reads the tail of the last row as words)
     uint x_off;      // vec4s from the X binding start
     uint part_off;   // elements from the partial-sum binding start
@@ -152,17 +154,23 @@ void main() {
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
-        const uint first = p.w_off + min(row, p.m - 1u) * p.row_words + chunk * 105u;  // word
-        const uint v0 = first / 8u, phase = first % 8u;
-        // Words v0 * 8 .. v0 * 8 + 111: 13 u64vec4 inside the row, then the last 8 words one by
+        const uint at = p.w_off + min(row, p.m - 1u) * p.row_bytes + chunk * 420u;  // byte, even
+        const uint first = at / 4u, v0 = first / 8u, phase = first % 8u;
+        // Words v0 * 8 .. v0 * 8 + 112: 13 u64vec4 inside the row, then the last 9 words one by
         // one (clamped to the binding: past the last row's end they are never used).
-        uint wd[112];
+        uint wd[113];
         LOAD_WORDS(wd, v0, 13u);
-        [[unroll]] for (uint i = 104u; i < 112u; ++i) wd[i] = wt[min(v0 * 8u + i, p.w_words - 1u)];
+        [[unroll]] for (uint i = 104u; i < 113u; ++i) wd[i] = wt[min(v0 * 8u + i, p.w_words - 1u)];
         // Shift the chunk down to word 0 by the phase, one bit of it at a time.
-        [[unroll]] for (uint i = 0u; i < 108u; ++i) wd[i] = (phase & 4u) != 0u ? wd[i + 4u] : wd[i];
-        [[unroll]] for (uint i = 0u; i < 106u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
-        [[unroll]] for (uint i = 0u; i < 105u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
+        [[unroll]] for (uint i = 0u; i < 109u; ++i) wd[i] = (phase & 4u) != 0u ? wd[i + 4u] : wd[i];
+        [[unroll]] for (uint i = 0u; i < 107u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
+        [[unroll]] for (uint i = 0u; i < 106u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
+        if (PHASED) {
+            // Rows of 210 (2 c + 1) bytes (k = 512 c + 256): every other row starts 2 bytes into
+            // a word; move its chunk down by 16 bits.
+            const bool odd = (at & 2u) != 0u;
+            [[unroll]] for (uint i = 0u; i < 105u; ++i) wd[i] = odd ? (wd[i] >> 16) | (wd[i + 1u] << 16) : wd[i];
+        }
 
         // Quarter by quarter (32 weights, two groups of 16 with one int8 scale each): a word of
         // ql and a word of qh give the 6-bit codes of 4 weights, one per byte (4 or 5 operations),
@@ -233,7 +241,7 @@ void main() {
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
-        const uint first = p.w_off + min(row, p.m - 1u) * p.row_words + chunk * NV * 8u;  // word
+        const uint first = (p.w_off + min(row, p.m - 1u) * p.row_bytes) / 4u + chunk * NV * 8u;  // word
         const uint base = first / 8u;
         uint wd[NV * 8u + 4u];  // the chunk's blocks as 32-bit words
         LOAD_WORDS(wd, base, NV);

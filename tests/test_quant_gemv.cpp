@@ -76,11 +76,12 @@ TEST_F(QuantGemv, EveryFlavourAndChunksOfEight) {
 }
 
 TEST_F(QuantGemv, CpuShapedKernel) {
-    // shaders/gemv_quant_cpu.comp (q4_0/q8_0/q6_k, one row of x, k a multiple of 512, or of 256
-    // for q4_0/q8_0): odd m (rows past m in the last workgroup), one and many chunks, the k of a
-    // Llama FFN; q6_k rows at every word phase (k = 512: 105 words a row), W starting mid-buffer;
-    // q4_0/q8_0 with a half chunk at the end (k = 768, and Llama-2's 11008: rows 16-byte aligned,
-    // the PHASED variant, the last 256 columns through gemv_quant.comp). It dequantizes every weight
+    // shaders/gemv_quant_cpu.comp (q4_0/q8_0/q6_k, one row of x, k a multiple of 256 of at least
+    // 512): odd m (rows past m in the last workgroup), one and many chunks, the k of a Llama FFN;
+    // q6_k rows at every word phase (k = 512: 105 words a row), W starting mid-buffer; a half
+    // chunk at the end (k = 768, and Llama-2's 11008: q4_0/q8_0 rows 16-byte aligned, q6_k rows
+    // 2-byte aligned, the PHASED variant, the last 256 columns through gemv_quant.comp); q6_k W 2
+    // bytes into a word with rows of whole words (every row PHASED). It dequantizes every weight
     // exactly, so it is held to float rounding (NMSE 1e-8; one weight off by one step is ~1e-5),
     // not the 5e-4 of a lossy path. Shapes it does not take fall back to the other kernels.
     const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
@@ -94,14 +95,27 @@ TEST_F(QuantGemv, CpuShapedKernel) {
                 check(*dev, s, t, c, seed += 2, &cpu, 0, kExact);
         for (int64_t skip : {1, 3, 5}) check(*dev, s, DType::q6_k, {19, 1, 1024}, seed += 2, &cpu, skip, kExact);
         check(*dev, s, DType::q4_0, {19, 1, 1024}, seed += 2, &cpu, 3, kExact);
-        for (DType t : {DType::q4_0, DType::q8_0})
+        for (DType t : {DType::q4_0, DType::q8_0, DType::q6_k})
             for (const Case& c : {Case{7, 1, 768}, Case{65, 1, 11008}, Case{1, 1, 1280}})
                 check(*dev, s, t, c, seed += 2, &cpu, 1, kExact);
+        {
+            const int64_t m = 9, k = 1024;
+            const auto ws = random_floats(static_cast<size_t>(256 + m * k), seed += 2);
+            const auto xs = random_floats(static_cast<size_t>(k), seed += 2);
+            const Tensor flat = ops::quantize_on_host(*dev, DType::q6_k, {1, 256 + m * k}, ws.data());
+            const Tensor w = Tensor::view_of(flat.buffer(), flat.offset() + 210, DType::q6_k, {m, k});
+            Tensor x = Tensor::from_floats(*dev, DType::f32, {1, k}, xs);
+            Tensor y = Tensor::empty(*dev, DType::f32, {1, m});
+            ops::matmul_quantized(s, w, x, y, cpu);
+            s.finish();
+            EXPECT_NMSE_LE(reference::matmul_quantized(DType::q6_k, w.to_vector<uint8_t>(), xs, m, 1, k), y.to_floats(),
+                           kExact);
+        }
         if (dev->caps().int64_arithmetic) {
             // It really runs: the kernel and its chunk reduction, two dispatches (a half chunk at
             // the end: three).
             for (const auto& [t, k, dispatches] : {std::tuple{DType::q4_0, 1024, 2u}, std::tuple{DType::q6_k, 1024, 2u},
-                                                   std::tuple{DType::q8_0, 768, 3u}}) {
+                                                   std::tuple{DType::q8_0, 768, 3u}, std::tuple{DType::q6_k, 768, 3u}}) {
                 Tensor w = Tensor::empty(*dev, t, {9, k});
                 Tensor x = Tensor::empty(*dev, DType::f32, {1, k}), y = Tensor::empty(*dev, DType::f32, {1, 9});
                 Stream counted(*dev);
@@ -111,7 +125,7 @@ TEST_F(QuantGemv, CpuShapedKernel) {
             }
         }
         for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 256}, Case{7, 2, 1024}}) check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
-        check(*dev, s, DType::q6_k, {7, 1, 768}, seed += 2, &cpu);
+        check(*dev, s, DType::q6_k, {7, 1, 256}, seed += 2, &cpu);
     }
     for (const auto& d : devices()) {
         // 64 KiB bindings: 300 rows of 1024 q4_0 (576 bytes; q8_0: 1088; q6_k: 840) over several
@@ -122,6 +136,7 @@ TEST_F(QuantGemv, CpuShapedKernel) {
         check(*dev, s, DType::q8_0, {300, 1, 1024}, 13, &cpu, 0, kExact);
         check(*dev, s, DType::q6_k, {300, 1, 1024}, 15, &cpu, 1, kExact);
         check(*dev, s, DType::q4_0, {200, 1, 1280}, 17, &cpu, 1, kExact);
+        check(*dev, s, DType::q6_k, {200, 1, 1280}, 19, &cpu, 1, kExact);
     }
 }
 

@@ -156,16 +156,16 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
 
 // Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0, q6_k or f16, one row of x,
 // chunks of 512 columns (9, 17 or 32 x 32 bytes of each W row; q6_k: 105 words), x 16-byte
-// aligned, 64-bit integers. W: q6_k 4-byte aligned; f16 32-byte; q4_0 and q8_0 16-byte, and their
-// k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008), which gemv_quant.comp
-// takes as one more column of partial sums.
+// aligned, 64-bit integers. W: f16 32-byte aligned; q4_0 and q8_0 16-byte; q6_k 2-byte (blocks'
+// own alignment). Quantized k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008),
+// which gemv_quant.comp takes as one more column of partial sums.
 bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
     const DType t = w.dtype();
     const int64_t k = w.dim(1);
-    const bool q4_8 = t == DType::q4_0 || t == DType::q8_0;
-    const bool k_fits = q4_8 ? k % 256 == 0 && k >= 512 : k % 512 == 0;
-    const uint64_t align = t == DType::q6_k ? 4 : q4_8 ? 16 : 32;
-    return (q4_8 || t == DType::q6_k || t == DType::f16) && x.rows() == 1 && k_fits && w.offset() % align == 0 &&
+    const bool quant = t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k;
+    const bool k_fits = quant ? k % 256 == 0 && k >= 512 : k % 512 == 0;
+    const uint64_t align = t == DType::q6_k ? 2 : quant ? 16 : 32;
+    return (quant || t == DType::f16) && x.rows() == 1 && k_fits && w.offset() % align == 0 &&
            x.offset() % 16 == 0 && dev.caps().int64_arithmetic && dev.caps().subgroup_size >= 1;
 }
 
@@ -179,9 +179,11 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
     const bool q6 = w.dtype() == DType::q6_k;
     // k = 512 chunks + 256: the last 256 columns go to gemv_quant.comp as one more chunk of
-    // partial sums. Rows (or W) 16-byte but not 32-byte aligned take the PHASED variant.
+    // partial sums. Rows (or W) 16-byte but not 32-byte aligned (q6_k: 2-byte but not 4-byte)
+    // take the PHASED variant.
     const uint64_t tail = k % 512, all_chunks = chunks + (tail ? 1 : 0);
-    const bool phased = !q6 && (row_bytes % 32 != 0 || w.offset() % 32 != 0);
+    const uint64_t row_align = q6 ? 4 : 32;
+    const bool phased = row_bytes % row_align != 0 || w.offset() % row_align != 0;
     const uint32_t lanes = dev.caps().subgroup_size;
     const uint64_t rows = uint64_t{lanes} * kCpuRowsPerLane;  // per workgroup
     const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
@@ -208,13 +210,13 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
         const Binding pw = window_binding(dev, part, 0, chunks * mm * 4, Access::Write, po);
         const Binding pr = window_binding(dev, part, 0, all_chunks * mm * 4, Access::Read, po);
         const Binding yb = window_binding(dev, y, m0 * 4, mm * 4, Access::Write, yo);
-        if (wo % (q6 ? 4 : phased ? 16 : 32) != 0 || xo % 16 != 0)
+        if (wo % (q6 ? (phased ? 2 : 4) : phased ? 16 : 32) != 0 || xo % 16 != 0)
             fail(kOp, "internal: misaligned binding for the CPU kernel");
         struct {
-            uint32_t m, chunks, w_off, row_words, w_words, x_off, part_off, y_off;
+            uint32_t m, chunks, w_off, row_bytes, w_words, x_off, part_off, y_off;
             uint32_t nib[16];  // the identity table of uniform_id() in the shader
-        } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(all_chunks), static_cast<uint32_t>(wo / 4),
-            static_cast<uint32_t>(row_bytes / 4), static_cast<uint32_t>(wb.range / 4), static_cast<uint32_t>(xo / 16),
+        } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(all_chunks), static_cast<uint32_t>(wo),
+            static_cast<uint32_t>(row_bytes), static_cast<uint32_t>(wb.range / 4), static_cast<uint32_t>(xo / 16),
             static_cast<uint32_t>(po / 4), static_cast<uint32_t>(yo / 4), {}};
         for (uint32_t i = 0; i < 16; ++i) p.nib[i] = i;
         static_assert(sizeof(p) <= 128);
