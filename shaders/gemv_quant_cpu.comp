@@ -19,11 +19,12 @@
 //   vector operations per weight: and or shift, convert, fma).
 // Consecutive workgroups take consecutive chunks of the same rows, so each row streams.
 // q6_k: a chunk is two 210-byte super-blocks, 420 bytes = 105 words, word aligned but not 32-byte
-// aligned; each lane reads the 14 u64vec4 around its chunk and moves the words into place with
-// three selects per word (the phase, 0..7 words, differs between lanes), after which every bit
-// position is again a constant. A word of ql and one of qh then give the 6-bit codes of 4 weights
-// as the 4 bytes of one word (4 or 5 operations), and each byte costs 3 as in q4_0 (about 4.1
-// vector operations per weight; reading the low and high bits as two fields costs 6).
+// aligned; each lane reads the 13 u64vec4 from the one below its chunk and the 9 words after
+// them, and moves the words into place with three selects per word (the phase, 0..7 words,
+// differs between lanes), after which every bit position is again a constant. A word of ql and
+// one of qh then give the 6-bit codes of 4 weights as the 4 bytes of one word (4 or 5
+// operations), and each byte costs 3 as in q4_0 (about 4.1 vector operations per weight; reading
+// the low and high bits as two fields costs 6).
 // No constant may enter the accumulation chain (e.g. scaling a converted value by 16): then
 // LLVM's extractelement scalarization pulls the whole chain, lane by lane, into llvmpipe's
 // per-lane store loop at the end (measured 5x slower).
@@ -53,14 +54,14 @@ layout(constant_id = 2) const bool PHASED = false;
 #define BB 34u  // bytes per block; a chunk is 544 bytes = 17 u64vec4 of a row
 #elif Q6_K
 #define NB 2u   // super-blocks per chunk
-#define BB 210u // bytes per super-block; a chunk is 105 words, in 14 u64vec4 from the one below
+#define BB 210u // bytes per super-block; a chunk is 105 words: 13 u64vec4 and 9 words from the one below
 #else
 #define BB 18u  // a chunk is 288 bytes = 9 u64vec4 of a row
 #endif
 #ifndef NB
 #define NB 16u  // blocks per chunk: 512 columns
 #endif
-#define NV (NB * BB / 32u)  // u64vec4 per row chunk (q6_k: 13, the 14th read as words)
+#define NV (NB * BB / 32u)  // u64vec4 per row chunk (q6_k: 13, and 9 words read one by one)
 
 layout(push_constant) uniform Params {
     uint m;          // rows of W in this dispatch
