@@ -92,6 +92,11 @@ void set_fence_timeout(Device& dev, std::chrono::nanoseconds timeout) {
     dev.impl().fence_timeout_ns = static_cast<uint64_t>(std::max<int64_t>(0, timeout.count()));
 }
 
+void wait_idle(Device& dev) {
+    std::lock_guard<std::mutex> lock(dev.impl().queue_mutex);  // vkDeviceWaitIdle syncs every queue
+    vkDeviceWaitIdle(dev.impl().device);
+}
+
 }  // namespace testing
 
 namespace {

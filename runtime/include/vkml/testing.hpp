@@ -28,4 +28,10 @@ void inject_device_lost(Device& dev, uint64_t nth);
 // DeviceLost and marks the device lost, as a hung GPU would.
 void set_fence_timeout(Device& dev, std::chrono::nanoseconds timeout);
 
+// Waits, without a bound, until `dev` has finished all the work it was given, even when it is
+// marked lost. A loss declared by a fence-wait timeout (above) leaves that work running on a
+// healthy device, and a Stream's destructor waits for it only 10 s before freeing what it uses;
+// tests call this before they destroy such streams.
+void wait_idle(Device& dev);
+
 }  // namespace vkml::testing
