@@ -210,7 +210,7 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
         const Binding pw = window_binding(dev, part, 0, chunks * mm * 4, Access::Write, po);
         const Binding pr = window_binding(dev, part, 0, all_chunks * mm * 4, Access::Read, po);
         const Binding yb = window_binding(dev, y, m0 * 4, mm * 4, Access::Write, yo);
-        if (wo % (q6 ? (phased ? 2 : 4) : phased ? 16 : 32) != 0 || xo % 16 != 0)
+        if (wo % (phased ? row_align / 2 : row_align) != 0 || xo % 16 != 0)
             fail(kOp, "internal: misaligned binding for the CPU kernel");
         struct {
             uint32_t m, chunks, w_off, row_bytes, w_words, x_off, part_off, y_off;
