@@ -24,10 +24,11 @@ void register_matmul(const std::string& name, DType wt, int64_t m, int64_t n, in
 
 const bool registered = [] {
     using ops::MatmulKernel;
-    // Decode-time projections: m x k = 4096 x 4096 (attention) and 4096 x 14336 (MLP down).
+    // Decode-time projections: m x k = 4096 x 4096 (attention), 4096 x 14336 (MLP down) and
+    // Llama-2 7B's 4096 x 11008 (k = 21.5 chunks of 512: a half chunk at the end).
     for (DType t : {DType::f16, DType::f32}) {
         const std::string ts(dtype_name(t));
-        for (int64_t k : {int64_t{4096}, int64_t{14336}}) {
+        for (int64_t k : {int64_t{4096}, int64_t{11008}, int64_t{14336}}) {
             const std::string shape = "4096x" + std::to_string(k);
             register_matmul("gemv/" + ts + "/" + shape + "/auto", t, 4096, 1, k, MatmulKernel::Auto);
             register_matmul("gemv/" + ts + "/" + shape + "/shared", t, 4096, 1, k, MatmulKernel::GemvShared);

@@ -18,6 +18,9 @@ function(vkml_add_shaders target)
   foreach(src IN LISTS sources)
     get_filename_component(stem "${src}" NAME_WE)
     file(STRINGS "${src}" variant_lines REGEX "^//!variant[ \t]+")
+    # The variant lines are read here, at configure time: editing a shader re-runs CMake so a
+    # new variant is registered by the next build.
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${src}")
     if(NOT variant_lines)
       set(variant_lines "//!variant ${stem}")
     endif()

@@ -28,13 +28,14 @@
 // No constant may enter the accumulation chain (e.g. scaling a converted value by 16): then
 // LLVM's extractelement scalarization pulls the whole chain, lane by lane, into llvmpipe's
 // per-lane store loop at the end (measured 5x slower).
-// Requires k a multiple of 512 (or 512 c + 256, see PHASED), W rows 32-byte (q6_k: 4-byte; PHASED:
+// Requires k a multiple of 512 (or 512 c + 256, see PHASED and HALF), W rows 32-byte (q6_k: 4-byte; PHASED:
 // 16-byte, q6_k 2-byte) and x 16-byte aligned in their bindings, and 64-bit integers
 // (shaderInt64); the host checks and otherwise uses gemv_quant.comp.
 //!variant gemv_q4_0_cpu -DQ4_0=1
 //!variant gemv_q8_0_cpu -DQ8_0=1
 //!variant gemv_q6_k_cpu -DQ6_K=1
 //!variant gemv_f16_cpu -DF16=1
+//!variant gemv_f16_cpu_half -DF16=1 -DHALF=1
 //!variant gemv_cpu_reduce -DREDUCE=1
 #extension GL_EXT_control_flow_attributes : require
 #if !REDUCE
@@ -43,13 +44,17 @@
 
 layout(local_size_x_id = 0) in;              // the subgroup size
 layout(constant_id = 1) const uint RPT = 8;  // rows per lane
-// k = 512 c + 256 (the last 256 columns are the host's, gemv_quant.comp): q4_0/q8_0 rows are then
-// 16-byte but not 32-byte aligned, so a row's chunk starts 0 or 4 words into a u64vec4; q6_k rows
-// 2-byte aligned, so a chunk starts 0 or 2 bytes into a word.
+// k = 512 c + 256 (the last 256 columns are the host's: gemv_quant.comp, or for f16, whose rows
+// stay 32-byte aligned, the HALF variant): q4_0/q8_0 rows are then 16-byte but not 32-byte
+// aligned, so a row's chunk starts 0 or 4 words into a u64vec4; q6_k rows 2-byte aligned, so a
+// chunk starts 0 or 2 bytes into a word.
 layout(constant_id = 2) const bool PHASED = false;
 
 #if F16
 #define BB 64u  // 32 halves; a chunk is 1024 bytes = 32 u64vec4 of a row
+#if HALF
+#define NB 8u   // the last 256 columns of k = 512 c + 256, as chunk 0 of a dispatch of its own
+#endif
 #elif Q8_0
 #define BB 34u  // bytes per block; a chunk is 544 bytes = 17 u64vec4 of a row
 #elif Q6_K

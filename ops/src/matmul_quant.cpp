@@ -157,13 +157,13 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
 // Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0, q6_k or f16, one row of x,
 // chunks of 512 columns (9, 17 or 32 x 32 bytes of each W row; q6_k: 105 words), x 16-byte
 // aligned, 64-bit integers. W: f16 32-byte aligned; q4_0 and q8_0 16-byte; q6_k 2-byte (blocks'
-// own alignment). Quantized k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008),
-// which gemv_quant.comp takes as one more column of partial sums.
+// own alignment). k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008), which
+// gemv_quant.comp (f16: the kernel's HALF variant) takes as one more column of partial sums.
 bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
     const DType t = w.dtype();
     const int64_t k = w.dim(1);
     const bool quant = t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k;
-    const bool k_fits = quant ? k % 256 == 0 && k >= 512 : k % 512 == 0;
+    const bool k_fits = k % 256 == 0 && k >= 512;
     const uint64_t align = t == DType::q6_k ? 2 : quant ? 16 : 32;
     return (quant || t == DType::f16) && x.rows() == 1 && k_fits && w.offset() % align == 0 &&
            x.offset() % 16 == 0 && dev.caps().int64_arithmetic && dev.caps().subgroup_size >= 1;
@@ -178,9 +178,9 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
     const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
     const bool q6 = w.dtype() == DType::q6_k;
-    // k = 512 chunks + 256: the last 256 columns go to gemv_quant.comp as one more chunk of
-    // partial sums. Rows (or W) 16-byte but not 32-byte aligned (q6_k: 2-byte but not 4-byte)
-    // take the PHASED variant.
+    // k = 512 chunks + 256: the last 256 columns go to gemv_quant.comp (f16: gemv_f16_cpu_half)
+    // as one more chunk of partial sums. Quantized rows (or W) 16-byte but not 32-byte aligned
+    // (q6_k: 2-byte but not 4-byte) take the PHASED variant; f16 rows stay 32-byte aligned.
     const uint64_t tail = k % 512, all_chunks = chunks + (tail ? 1 : 0);
     const uint64_t row_align = q6 ? 4 : 32;
     const bool phased = row_bytes % row_align != 0 || w.offset() % row_align != 0;
@@ -198,8 +198,12 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     // Partial sums per (chunk, row), summed in chunk order by gemv_cpu_reduce (deterministic).
     const Tensor part = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(all_chunks), static_cast<int64_t>(mc)});
     s.hold(part.buffer());
-    // The half chunk: gemv_quant.comp's subgroup kernel on columns [512 chunks, k) of each row.
-    const GemvKernel tail_kernel = tail ? gemv_kernel(dev, w.dtype(), QuantKernel::Gemv, 1, false) : GemvKernel{};
+    // The half chunk, columns [512 chunks, k) of each row: gemv_quant.comp's subgroup kernel, or
+    // for f16 the CPU kernel's HALF variant.
+    const bool f16 = w.dtype() == DType::f16;
+    const GemvKernel tail_kernel =
+        tail && !f16 ? gemv_kernel(dev, w.dtype(), QuantKernel::Gemv, 1, false) : GemvKernel{};
+    const Kernel* half_kernel = tail && f16 ? &dev.kernel("gemv_f16_cpu_half", {lanes, kCpuRowsPerLane, 0u}) : nullptr;
     const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks), tail_bytes = dtype_bytes(w.dtype(), tail);
     uint64_t xo = 0;
     const Binding xb = window_binding(dev, x, 0, k * 4, Access::Read, xo);
@@ -224,20 +228,32 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
         s.dispatch_raw(kernel, bs, 4, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1},
                        name.c_str());
         if (tail) {
-            // The last 256 columns: rows of row_bytes, into partial-sum row `chunks`.
-            uint64_t two = 0, txo = 0, tpo = 0;
-            const Binding tw = window_binding(dev, w, m0 * row_bytes + col_bytes, (mm - 1) * row_bytes + tail_bytes,
-                                              Access::Read, two);
-            const Binding tx = window_binding(dev, x, 512 * chunks * 4, tail * 4, Access::Read, txo);
+            // The last 256 columns of each row, into partial-sum row `chunks`.
+            uint64_t tpo = 0;
             const Binding tp = window_binding(dev, part, chunks * mm * 4, mm * 4, Access::Write, tpo);
-            const GemvParams tp_params{static_cast<uint32_t>(mm), 1, static_cast<uint32_t>(tail),
-                                       static_cast<uint32_t>(two), static_cast<uint32_t>(txo / 4),
-                                       static_cast<uint32_t>(tpo / 4), static_cast<uint32_t>(mm),
-                                       static_cast<uint32_t>(row_bytes), 0};
-            const Binding tb[] = {tw, tx, tp};
-            s.dispatch_raw(*tail_kernel.kernel, tb, 3, &tp_params, sizeof(tp_params),
-                           grid_1d(dev, ceil_div(mm, tail_kernel.rows)),
-                           "gemv_quant");
+            if (half_kernel) {
+                // f16 (rows 32-byte aligned, 1024 bytes a chunk): chunk 0 of a dispatch whose W
+                // and x start at column 512 chunks.
+                auto ph = p;
+                ph.w_off += static_cast<uint32_t>(col_bytes);
+                ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
+                ph.part_off = static_cast<uint32_t>(tpo / 4);
+                const Binding hb[] = {wb, xb, tp, wb};
+                s.dispatch_raw(*half_kernel, hb, 4, &ph, sizeof(ph), Groups{1, ceil_div(mm, rows), 1},
+                               "gemv_f16_cpu_half");
+            } else {
+                uint64_t two = 0, txo = 0;
+                const Binding tw = window_binding(dev, w, m0 * row_bytes + col_bytes,
+                                                  (mm - 1) * row_bytes + tail_bytes, Access::Read, two);
+                const Binding tx = window_binding(dev, x, 512 * chunks * 4, tail * 4, Access::Read, txo);
+                const GemvParams tp_params{static_cast<uint32_t>(mm), 1, static_cast<uint32_t>(tail),
+                                           static_cast<uint32_t>(two), static_cast<uint32_t>(txo / 4),
+                                           static_cast<uint32_t>(tpo / 4), static_cast<uint32_t>(mm),
+                                           static_cast<uint32_t>(row_bytes), 0};
+                const Binding tb[] = {tw, tx, tp};
+                s.dispatch_raw(*tail_kernel.kernel, tb, 3, &tp_params, sizeof(tp_params),
+                               grid_1d(dev, ceil_div(mm, tail_kernel.rows)), "gemv_quant");
+            }
         }
         const Binding rs[] = {pr, yb};
         s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), grid_1d(dev, ceil_div(mm, 64)), "gemv_cpu_reduce");
