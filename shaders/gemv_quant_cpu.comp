@@ -5,11 +5,14 @@
 //   y[row] = sum over chunks of part[chunk, row]            (gemv_cpu_reduce)
 //
 // llvmpipe turns a storage-buffer load whose address differs between lanes into a loop over
-// the lanes (a bounds check and a scalar load per lane and component), and a load whose address
-// it can prove uniform into one scalar load broadcast to the vector. So:
+// the lanes and components (per scalar: a bounds check, a branch, a load and a round trip of
+// the result vector through the stack), a texel fetch from a buffer view into a gather (one
+// 16-byte load per lane, no branch), and a load whose address it can prove uniform into one
+// scalar load broadcast to the vector. So:
 // - each lane owns RPT rows (8 lanes apart) and reads a chunk of each, 16 blocks = 288 bytes
-//   (q8_0: 544), as 9 (17) loads of u64vec4: the widest per-lane load there is, 32 bytes per
-//   lane iteration;
+//   (q8_0: 544), as 18 (34) fetches of 16-byte texels: W is bound as a uniform texel buffer
+//   (RGBA32UI). q4_0 4096x14336 took 7.9 ms with 9 u64vec4 storage-buffer loads per row chunk,
+//   5.0 ms with the texels;
 // - every lane needs the same 512 values of x, read with loads whose address is uniform by
 //   llvmpipe's own test (nir_src_is_always_uniform: push constants, constants and arithmetic on
 //   them). gl_WorkGroupID does not pass it, so the chunk index goes through uniform_id();
@@ -18,62 +21,61 @@
 //   converts exactly to q * 2^shift, and x is pre-scaled by 2^-shift once per workgroup (3
 //   vector operations per weight: and or shift, convert, fma).
 // Consecutive workgroups take consecutive chunks of the same rows, so each row streams.
-// q6_k: a chunk is two 210-byte super-blocks, 420 bytes = 105 words, word aligned but not 32-byte
-// aligned; each lane reads the 13 u64vec4 from the one below its chunk and the 9 words after
-// them, and moves the words into place with three selects per word (the phase, 0..7 words,
-// differs between lanes), after which every bit position is again a constant. A word of ql and
+// q6_k: a chunk is two 210-byte super-blocks, 420 bytes = 105 words, word aligned but not 16-byte
+// aligned; each lane reads the 28 texels from the one its chunk starts in, and moves the words
+// into place with two selects per word (the phase, 0..3 words, differs between lanes), after
+// which every bit position is again a constant. A word of ql and
 // one of qh then give the 6-bit codes of 4 weights as the 4 bytes of one word (4 or 5
 // operations), and each byte costs 3 as in q4_0 (about 4.1 vector operations per weight; reading
 // the low and high bits as two fields costs 6).
 // No constant may enter the accumulation chain (e.g. scaling a converted value by 16): then
 // LLVM's extractelement scalarization pulls the whole chain, lane by lane, into llvmpipe's
 // per-lane store loop at the end (measured 5x slower).
-// Requires k a multiple of 512 (or 512 c + 256, see PHASED and HALF), W rows 32-byte (q6_k: 4-byte; PHASED:
-// 16-byte, q6_k 2-byte) and x 16-byte aligned in their bindings, and 64-bit integers
-// (shaderInt64); the host checks and otherwise uses gemv_quant.comp.
+// Requires k a multiple of 512 (or 512 c + 256, see PHASED and HALF), W rows 16-byte (q6_k: 4-byte, or
+// 2-byte with PHASED) and x 16-byte aligned in their bindings; the host checks and otherwise
+// uses gemv_quant.comp.
 //!variant gemv_q4_0_cpu -DQ4_0=1
+//!variant gemv_q4_0_cpu_half -DQ4_0=1 -DHALF=1
 //!variant gemv_q8_0_cpu -DQ8_0=1
+//!variant gemv_q8_0_cpu_half -DQ8_0=1 -DHALF=1
 //!variant gemv_q6_k_cpu -DQ6_K=1
 //!variant gemv_f16_cpu -DF16=1
 //!variant gemv_f16_cpu_half -DF16=1 -DHALF=1
 //!variant gemv_cpu_reduce -DREDUCE=1
 #extension GL_EXT_control_flow_attributes : require
-#if !REDUCE
-#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
-#endif
 
 layout(local_size_x_id = 0) in;              // the subgroup size
 layout(constant_id = 1) const uint RPT = 8;  // rows per lane
-// k = 512 c + 256 (the last 256 columns are the host's: gemv_quant.comp, or for f16, whose rows
-// stay 32-byte aligned, the HALF variant): q4_0/q8_0 rows are then 16-byte but not 32-byte
-// aligned, so a row's chunk starts 0 or 4 words into a u64vec4; q6_k rows 2-byte aligned, so a
-// chunk starts 0 or 2 bytes into a word.
+// k = 512 c + 256: q4_0, q8_0 and f16 rows stay 16-byte aligned, whole texels, and the last 256
+// columns are the HALF variant's (8 blocks: 9, 17 or 32 texels a row); q6_k rows are then only
+// 2-byte aligned, so a chunk starts 0 or 2 bytes into a word (PHASED), and the last 256 columns
+// go through gemv_quant.comp.
 layout(constant_id = 2) const bool PHASED = false;
 
-#if F16
-#define BB 64u  // 32 halves; a chunk is 1024 bytes = 32 u64vec4 of a row
 #if HALF
 #define NB 8u   // the last 256 columns of k = 512 c + 256, as chunk 0 of a dispatch of its own
 #endif
+#if F16
+#define BB 64u  // 32 halves; a chunk is 1024 bytes = 64 texels of a row
 #elif Q8_0
-#define BB 34u  // bytes per block; a chunk is 544 bytes = 17 u64vec4 of a row
+#define BB 34u  // bytes per block; a chunk is 544 bytes = 34 texels of a row
 #elif Q6_K
 #define NB 2u   // super-blocks per chunk
-#define BB 210u // bytes per super-block; a chunk is 105 words: 13 u64vec4 and 9 words from the one below
+#define BB 210u // bytes per super-block; a chunk is 105 words: 26 texels and 9 words from the one below
 #else
-#define BB 18u  // a chunk is 288 bytes = 9 u64vec4 of a row
+#define BB 18u  // a chunk is 288 bytes = 18 texels of a row
 #endif
 #ifndef NB
 #define NB 16u  // blocks per chunk: 512 columns
 #endif
-#define NV (NB * BB / 32u)  // u64vec4 per row chunk (q6_k: 13, and 9 words read one by one)
+#define NT (NB * BB / 16u)  // texels per row chunk (q6_k: 26.25, read as 28 from the one below)
 
 layout(push_constant) uniform Params {
     uint m;          // rows of W in this dispatch
     uint chunks;     // k / 512
     uint w_off;      // bytes from the W binding start to row 0
     uint row_bytes;  // bytes of one W row
-    uint w_words;    // words of the W binding (q6_k reads the tail of the last row as words)
+    uint w_texels;   // texels of the W binding (q6_k reads up to 2 past its chunk, clamped)
     uint x_off;      // vec4s from the X binding start
     uint part_off;   // elements from the partial-sum binding start
     uint y_off;      // gemv_cpu_reduce: elements from the Y binding start
@@ -92,21 +94,16 @@ void main() {
     y[p.y_off + row] = s;
 }
 #else
-layout(std430, binding = 0) readonly buffer W { u64vec4 w4[]; };
+layout(binding = 0) uniform usamplerBuffer w;  // W as 16-byte texels (RGBA32UI)
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer Part { float part[]; };
-layout(std430, binding = 3) readonly buffer WT { uint wt[]; };  // the range of binding 0 again
 
-// wd[0 .. 8 n) = the 32-bit words of w4[v0 .. v0 + n), in order. A macro, not a function, so
-// that the word array is never copied.
-#define LOAD_WORDS(wd, v0, n)                                \
-    [[unroll]] for (uint i_ = 0u; i_ < (n); ++i_) {          \
-        const u64vec4 v_ = w4[(v0) + i_];                    \
-        [[unroll]] for (uint c_ = 0u; c_ < 4u; ++c_) {       \
-            const uvec2 h_ = unpack32(v_[c_]);               \
-            wd[8u * i_ + 2u * c_] = h_.x;                    \
-            wd[8u * i_ + 2u * c_ + 1u] = h_.y;               \
-        }                                                    \
+// wd[0 .. 4 n) = the 32-bit words of texels t0 .. t0 + n of W, in order (each texel index
+// clamped to the binding). A macro, not a function, so that the word array is never copied.
+#define LOAD_TEXELS(wd, t0, n)                                                          \
+    [[unroll]] for (uint i_ = 0u; i_ < (n); ++i_) {                                     \
+        const uvec4 t_ = texelFetch(w, int(min((t0) + i_, p.w_texels - 1u)));          \
+        [[unroll]] for (uint c_ = 0u; c_ < 4u; ++c_) wd[4u * i_ + c_] = t_[c_];         \
     }
 
 // v rebuilt from push-constant loads, so llvmpipe sees it as uniform (a push-constant array
@@ -161,16 +158,14 @@ void main() {
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
         const uint at = p.w_off + min(row, p.m - 1u) * p.row_bytes + chunk * 420u;  // byte, even
-        const uint first = at / 4u, v0 = first / 8u, phase = first % 8u;
-        // Words v0 * 8 .. v0 * 8 + 112: 13 u64vec4 inside the row, then the last 9 words one by
-        // one (clamped to the binding: past the last row's end they are never used).
-        uint wd[113];
-        LOAD_WORDS(wd, v0, 13u);
-        [[unroll]] for (uint i = 104u; i < 113u; ++i) wd[i] = wt[min(v0 * 8u + i, p.w_words - 1u)];
+        const uint first = at / 4u, phase = first % 4u;
+        // Words 4 (first / 4) .. + 112: the chunk's 105 words (106 with PHASED) after `phase`
+        // words. Texels past the binding are clamped: past the last row's end no word is used.
+        uint wd[112];
+        LOAD_TEXELS(wd, first / 4u, 28u);
         // Shift the chunk down to word 0 by the phase, one bit of it at a time.
-        [[unroll]] for (uint i = 0u; i < 109u; ++i) wd[i] = (phase & 4u) != 0u ? wd[i + 4u] : wd[i];
-        [[unroll]] for (uint i = 0u; i < 107u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
-        [[unroll]] for (uint i = 0u; i < 106u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
+        [[unroll]] for (uint i = 0u; i < 108u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
+        [[unroll]] for (uint i = 0u; i < 107u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
         if (PHASED) {
             // Rows of 210 (2 c + 1) bytes (k = 512 c + 256): every other row starts 2 bytes into
             // a word; move its chunk down by 16 bits.
@@ -247,20 +242,13 @@ void main() {
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
-        const uint first = (p.w_off + min(row, p.m - 1u) * p.row_bytes) / 4u + chunk * NV * 8u;  // word
-        const uint base = first / 8u;
-        uint wd[NV * 8u + 4u];  // the chunk's blocks as 32-bit words
-        LOAD_WORDS(wd, base, NV);
-        if (PHASED) {
-            // 4 more words one by one (clamped to the binding: never used past the last row),
-            // then down by 4 words where the chunk starts mid-vector.
-            [[unroll]] for (uint i = 0u; i < 4u; ++i) wd[NV * 8u + i] = wt[min(base * 8u + NV * 8u + i, p.w_words - 1u)];
-            [[unroll]] for (uint i = 0u; i < NV * 8u; ++i) wd[i] = (first & 4u) != 0u ? wd[i + 4u] : wd[i];
-        }
+        const uint t0 = (p.w_off + min(row, p.m - 1u) * p.row_bytes) / 16u + chunk * NT;
+        uint wd[NT * 4u];  // the chunk's blocks as 32-bit words
+        LOAD_TEXELS(wd, t0, NT);
         float acc = 0.0;
 #if F16
         vec4 s = vec4(0.0);
-        [[unroll]] for (uint i = 0u; i < NV * 4u; ++i)  // 4 halves per 64-bit word
+        [[unroll]] for (uint i = 0u; i < NT * 2u; ++i)  // 4 halves per 2 words
             s += vec4(unpackHalf2x16(wd[2u * i]), unpackHalf2x16(wd[2u * i + 1u])) * xv[i];
         acc = s.x + s.y + s.z + s.w;
 #else

@@ -81,9 +81,12 @@ TEST_F(QuantGemv, CpuShapedKernel) {
     // shaders/gemv_quant_cpu.comp (q4_0/q8_0/q6_k, one row of x, k a multiple of 256 of at least
     // 512): odd m (rows past m in the last workgroup), one and many chunks, the k of a Llama FFN;
     // q6_k rows at every word phase (k = 512: 105 words a row), W starting mid-buffer; a half
-    // chunk at the end (k = 768, and Llama-2's 11008: q4_0/q8_0 rows 16-byte aligned, q6_k rows
-    // 2-byte aligned, the PHASED variant, the last 256 columns through gemv_quant.comp); q6_k W 2
-    // bytes into a word with rows of whole words (every row PHASED). It dequantizes every weight
+    // chunk at the end (k = 768, and Llama-2's 11008: q4_0/q8_0 rows 16-byte aligned, the last
+    // 256 columns through the HALF variant; q6_k rows 2-byte aligned, the PHASED variant, the
+    // last 256 columns through gemv_quant.comp); q6_k W 2
+    // bytes into a word with rows of whole words (every row PHASED). W is read as 16-byte texels:
+    // q6_k chunks start at every word of one (the phase), and the last row's texels past the
+    // binding are clamped. It dequantizes every weight
     // exactly, so it is held to float rounding (NMSE 1e-8; one weight off by one step is ~1e-5),
     // not the 5e-4 of a lossy path. Shapes it does not take fall back to the other kernels.
     const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
@@ -101,18 +104,16 @@ TEST_F(QuantGemv, CpuShapedKernel) {
             for (const Case& c : {Case{7, 1, 768}, Case{65, 1, 11008}, Case{1, 1, 1280}})
                 check(*dev, s, t, c, seed += 2, &cpu, c.k, kExact);
         check(*dev, s, DType::q6_k, {9, 1, 1024}, seed += 2, &cpu, 256, kExact);  // W 210 bytes in
-        if (dev->caps().int64_arithmetic) {
-            // It really runs: the kernel and its chunk reduction, two dispatches (a half chunk at
-            // the end: three).
-            for (const auto& [t, k, dispatches] : {std::tuple{DType::q4_0, 1024, 2u}, std::tuple{DType::q6_k, 1024, 2u},
-                                                   std::tuple{DType::q8_0, 768, 3u}, std::tuple{DType::q6_k, 768, 3u}}) {
-                Tensor w = Tensor::empty(*dev, t, {9, k});
-                Tensor x = Tensor::empty(*dev, DType::f32, {1, k}), y = Tensor::empty(*dev, DType::f32, {1, 9});
-                Stream counted(*dev);
-                ops::matmul_quantized(counted, w, x, y, cpu);
-                EXPECT_EQ(counted.dispatch_count(), dispatches);
-                counted.finish();
-            }
+        // It really runs: the kernel and its chunk reduction, two dispatches (a half chunk at the
+        // end: three).
+        for (const auto& [t, k, dispatches] : {std::tuple{DType::q4_0, 1024, 2u}, std::tuple{DType::q6_k, 1024, 2u},
+                                               std::tuple{DType::q8_0, 768, 3u}, std::tuple{DType::q6_k, 768, 3u}}) {
+            Tensor w = Tensor::empty(*dev, t, {9, k});
+            Tensor x = Tensor::empty(*dev, DType::f32, {1, k}), y = Tensor::empty(*dev, DType::f32, {1, 9});
+            Stream counted(*dev);
+            ops::matmul_quantized(counted, w, x, y, cpu);
+            EXPECT_EQ(counted.dispatch_count(), dispatches);
+            counted.finish();
         }
         for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 256}, Case{7, 2, 1024}}) check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
         check(*dev, s, DType::q6_k, {7, 1, 256}, seed += 2, &cpu);

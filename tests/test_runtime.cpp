@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "vkml/ops/elementwise.hpp"
+#include "vkml/ops/quant.hpp"
 #include "vkml_test.hpp"
 
 namespace vkml::test {
@@ -128,7 +129,45 @@ TEST_F(Runtime, KernelsAreReflectedAndChecked) {
                           ErrorKind::Internal, "writable in the shader");
         EXPECT_VKML_ERROR(s.dispatch(k, {in(a), in(a), out(a)}, Right{64, 64, 0}, Groups{0, 1, 1}),
                           ErrorKind::InvalidArgument, "workgroup count");
+        EXPECT_EQ(k.interface().binding_texel, (std::vector<bool>{false, false, false}));
+
+        // A uniform texel buffer (the CPU-shaped GEMV reads W as 16-byte texels).
+        const Kernel& t = dev->kernel("gemv_q4_0_cpu", {dev->caps().subgroup_size, 8, 0});
+        EXPECT_EQ(t.interface().binding_texel, (std::vector<bool>{true, false, false}));
+        EXPECT_EQ(t.interface().binding_writable, (std::vector<bool>{false, false, true}));
+        const uint64_t align = dev->caps().min_texel_offset_alignment;
+        EXPECT_GE(dev->caps().max_texel_buffer_elements, 65536u);  // the Vulkan minimum
+        if (align > 4) {
+            struct { uint32_t v[24]; } params{};
+            const Binding misaligned{a.buffer().get(), a.offset() + align / 2, 64, Access::Read};
+            const Binding bs[] = {misaligned, in(a), out(a)};
+            EXPECT_VKML_ERROR(s.dispatch_raw(t, bs, 3, &params, sizeof(params), Groups{1, 1, 1}, nullptr),
+                              ErrorKind::InvalidArgument, "minTexelBufferOffsetAlignment");
+        }
     }
+}
+
+TEST_F(Runtime, TexelViewsLiveAsLongAsTheirRecording) {
+    auto dev = Device::open_index(devices()[0]->index());
+    Tensor w = Tensor::empty(*dev, DType::q4_0, {9, 512});
+    Tensor x = Tensor::from_floats(*dev, DType::f32, {1, 512}, std::vector<float>(512, 1.0f));
+    Tensor y = Tensor::empty(*dev, DType::f32, {1, 9});
+    const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
+    {
+        Stream s(*dev);
+        ops::matmul_quantized(s, w, x, y, cpu);
+        EXPECT_EQ(dev->live_objects().buffer_views, 1u) << dev->live_objects().to_string();
+        s.finish();
+        s.replay();  // the recording, and its view, can still be submitted again
+        s.finish();
+        EXPECT_EQ(dev->live_objects().buffer_views, 1u);
+        ops::scale(s, x, x, 2.0f);  // a new recording: the old one's view goes
+        EXPECT_EQ(dev->live_objects().buffer_views, 0u);
+        s.finish();
+        ops::matmul_quantized(s, w, x, y, cpu);
+        EXPECT_EQ(dev->live_objects().buffer_views, 1u);
+    }
+    EXPECT_EQ(dev->live_objects().buffer_views, 0u) << "the stream took its last view with it";
 }
 
 TEST_F(Runtime, BarriersOnlyBetweenDependentDispatches) {
@@ -169,6 +208,15 @@ TEST_F(Runtime, ReplayAndTimestamps) {
         s.replay();
         for (float v : t.to_floats()) ASSERT_EQ(v, 8.0f);
         EXPECT_VKML_ERROR([&] { Stream e(*dev); e.replay(); }(), ErrorKind::InvalidArgument, "nothing recorded");
+        // Copies are timed too (the bench's copy probe times vkCmdCopyBuffer this way).
+        Tensor u = Tensor::empty(*dev, DType::f32, {1000});
+        s.copy(t, u);
+        ops::scale(s, u, u, 0.5f);
+        s.finish();
+        ASSERT_EQ(s.timings().size(), 2u);
+        EXPECT_EQ(s.timings()[0].label, "copy");
+        EXPECT_EQ(s.timings()[1].label, "scale");
+        EXPECT_EQ(u.to_floats(), std::vector<float>(1000, 4.0f));
     }
 }
 
@@ -238,6 +286,7 @@ TEST_F(Runtime, LiveObjectsFollowWhatVkmlHolds) {
         EXPECT_EQ(busy.descriptor_sets, 1u);
         EXPECT_EQ(busy.query_pools, dev->caps().timestamp_period_ns > 0 ? 1u : 0u);
         EXPECT_EQ(busy.semaphores, 0u);
+        EXPECT_EQ(busy.buffer_views, 0u);  // only texel bindings make views
     }
     // The dedicated block went with its tensor; the shared block stays for reuse, and the
     // pipeline stays cached for the device's lifetime.

@@ -155,18 +155,18 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
 }
 
 // Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0, q6_k or f16, one row of x,
-// chunks of 512 columns (9, 17 or 32 x 32 bytes of each W row; q6_k: 105 words), x 16-byte
-// aligned, 64-bit integers. W: f16 32-byte aligned; q4_0 and q8_0 16-byte; q6_k 2-byte (blocks'
-// own alignment). k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008), which
-// gemv_quant.comp (f16: the kernel's HALF variant) takes as one more column of partial sums.
+// chunks of 512 columns (18, 34 or 64 16-byte texels of each W row; q6_k: 105 words), x 16-byte
+// aligned. W: q4_0, q8_0 and f16 16-byte aligned (whole texels); q6_k 2-byte (blocks' own
+// alignment). k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008), which the
+// kernel's HALF variant (q6_k: gemv_quant.comp) takes as one more column of partial sums.
 bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
     const DType t = w.dtype();
     const int64_t k = w.dim(1);
     const bool quant = t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k;
     const bool k_fits = k % 256 == 0 && k >= 512;
-    const uint64_t align = t == DType::q6_k ? 2 : quant ? 16 : 32;
+    const uint64_t align = t == DType::q6_k ? 2 : 16;
     return (quant || t == DType::f16) && x.rows() == 1 && k_fits && w.offset() % align == 0 &&
-           x.offset() % 16 == 0 && dev.caps().int64_arithmetic && dev.caps().subgroup_size >= 1;
+           x.offset() % 16 == 0 && dev.caps().subgroup_size >= 1;
 }
 
 // Rows of W per lane of the CPU kernel: each workgroup's 512 x values serve lanes * this rows;
@@ -178,18 +178,21 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
     const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
     const bool q6 = w.dtype() == DType::q6_k;
-    // k = 512 chunks + 256: the last 256 columns go to gemv_quant.comp (f16: gemv_f16_cpu_half)
-    // as one more chunk of partial sums. Quantized rows (or W) 16-byte but not 32-byte aligned
-    // (q6_k: 2-byte but not 4-byte) take the PHASED variant; f16 rows stay 32-byte aligned.
+    // k = 512 chunks + 256: the last 256 columns go to the HALF variant (q6_k: gemv_quant.comp)
+    // as one more chunk of partial sums. q6_k rows (or W) 2-byte but not 4-byte aligned take the
+    // PHASED variant; q4_0, q8_0 and f16 rows are always whole 16-byte texels.
     const uint64_t tail = k % 512, all_chunks = chunks + (tail ? 1 : 0);
-    const uint64_t row_align = q6 ? 4 : 32;
+    const uint64_t row_align = q6 ? 4 : 16;
     const bool phased = row_bytes % row_align != 0 || w.offset() % row_align != 0;
     const uint32_t lanes = dev.caps().subgroup_size;
     const uint64_t rows = uint64_t{lanes} * kCpuRowsPerLane;  // per workgroup
     const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
     const Kernel& kernel = dev.kernel(name, {lanes, kCpuRowsPerLane, phased ? 1u : 0u});
     const Kernel& reduce = dev.kernel("gemv_cpu_reduce", {64});
-    const uint64_t cap = window_cap(dev);
+    // W is bound as a uniform texel buffer: its window starts at a texel-aligned offset and
+    // spans at most maxTexelBufferElements texels.
+    const uint64_t w_align = std::max<uint64_t>(16, dev.caps().min_texel_offset_alignment);
+    const uint64_t cap = std::min(window_cap(dev, w_align), dev.caps().max_texel_buffer_elements * 16);
     const uint64_t mc = std::min({m, cap / row_bytes, cap / (all_chunks * 4),
                                   static_cast<uint64_t>(dev.caps().max_workgroup_count[1]) * rows});
     if (mc == 0 || cap / (k * 4) == 0 || chunks > dev.caps().max_workgroup_count[0])
@@ -198,49 +201,49 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     // Partial sums per (chunk, row), summed in chunk order by gemv_cpu_reduce (deterministic).
     const Tensor part = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(all_chunks), static_cast<int64_t>(mc)});
     s.hold(part.buffer());
-    // The half chunk, columns [512 chunks, k) of each row: gemv_quant.comp's subgroup kernel, or
-    // for f16 the CPU kernel's HALF variant.
-    const bool f16 = w.dtype() == DType::f16;
+    // The half chunk, columns [512 chunks, k) of each row: the CPU kernel's HALF variant, or for
+    // q6_k (a half chunk is one 210-byte super-block) gemv_quant.comp's subgroup kernel.
     const GemvKernel tail_kernel =
-        tail && !f16 ? gemv_kernel(dev, w.dtype(), QuantKernel::Gemv, 1, false) : GemvKernel{};
-    const Kernel* half_kernel = tail && f16 ? &dev.kernel("gemv_f16_cpu_half", {lanes, kCpuRowsPerLane, 0u}) : nullptr;
+        tail && q6 ? gemv_kernel(dev, w.dtype(), QuantKernel::Gemv, 1, false) : GemvKernel{};
+    const std::string half_name = name + "_half";
+    const Kernel* half_kernel = tail && !q6 ? &dev.kernel(half_name, {lanes, kCpuRowsPerLane, 0u}) : nullptr;
     const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks), tail_bytes = dtype_bytes(w.dtype(), tail);
     uint64_t xo = 0;
     const Binding xb = window_binding(dev, x, 0, k * 4, Access::Read, xo);
     for (uint64_t m0 = 0; m0 < m; m0 += mc) {
         const uint64_t mm = std::min(mc, m - m0);
         uint64_t wo = 0, po = 0, yo = 0;
-        const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
+        const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo, w_align);
         const Binding pw = window_binding(dev, part, 0, chunks * mm * 4, Access::Write, po);
         const Binding pr = window_binding(dev, part, 0, all_chunks * mm * 4, Access::Read, po);
         const Binding yb = window_binding(dev, y, m0 * 4, mm * 4, Access::Write, yo);
-        if (wo % (phased ? row_align / 2 : row_align) != 0 || xo % 16 != 0)
+        if (wo % (phased ? row_align / 2 : row_align) != 0 || (phased && !q6) || xo % 16 != 0)
             fail(kOp, "internal: misaligned binding for the CPU kernel");
         struct {
-            uint32_t m, chunks, w_off, row_bytes, w_words, x_off, part_off, y_off;
+            uint32_t m, chunks, w_off, row_bytes, w_texels, x_off, part_off, y_off;
             uint32_t nib[16];  // the identity table of uniform_id() in the shader
         } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(all_chunks), static_cast<uint32_t>(wo),
-            static_cast<uint32_t>(row_bytes), static_cast<uint32_t>(wb.range / 4), static_cast<uint32_t>(xo / 16),
+            static_cast<uint32_t>(row_bytes), static_cast<uint32_t>((wb.range + 15) / 16), static_cast<uint32_t>(xo / 16),
             static_cast<uint32_t>(po / 4), static_cast<uint32_t>(yo / 4), {}};
         for (uint32_t i = 0; i < 16; ++i) p.nib[i] = i;
         static_assert(sizeof(p) <= 128);
-        const Binding bs[] = {wb, xb, pw, wb};  // binding 3: W again, read as words
-        s.dispatch_raw(kernel, bs, 4, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1},
+        const Binding bs[] = {wb, xb, pw};
+        s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1},
                        name.c_str());
         if (tail) {
             // The last 256 columns of each row, into partial-sum row `chunks`.
             uint64_t tpo = 0;
             const Binding tp = window_binding(dev, part, chunks * mm * 4, mm * 4, Access::Write, tpo);
             if (half_kernel) {
-                // f16 (rows 32-byte aligned, 1024 bytes a chunk): chunk 0 of a dispatch whose W
-                // and x start at column 512 chunks.
+                // Rows of whole texels: chunk 0 of a dispatch whose W and x start at column
+                // 512 chunks.
                 auto ph = p;
                 ph.w_off += static_cast<uint32_t>(col_bytes);
                 ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
                 ph.part_off = static_cast<uint32_t>(tpo / 4);
-                const Binding hb[] = {wb, xb, tp, wb};
-                s.dispatch_raw(*half_kernel, hb, 4, &ph, sizeof(ph), Groups{1, ceil_div(mm, rows), 1},
-                               "gemv_f16_cpu_half");
+                const Binding hb[] = {wb, xb, tp};
+                s.dispatch_raw(*half_kernel, hb, 3, &ph, sizeof(ph), Groups{1, ceil_div(mm, rows), 1},
+                               half_name.c_str());
             } else {
                 uint64_t two = 0, txo = 0;
                 const Binding tw = window_binding(dev, w, m0 * row_bytes + col_bytes,

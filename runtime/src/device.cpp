@@ -339,13 +339,14 @@ LiveObjects Device::live_objects() const {
     l.query_pools = get(Obj::QueryPool);
     l.shader_modules = get(Obj::ShaderModule);
     l.pipeline_caches = get(Obj::PipelineCache);
+    l.buffer_views = get(Obj::BufferView);
     return l;
 }
 
 uint64_t LiveObjects::total() const {
     return buffers + device_memory + pipelines + pipeline_layouts + descriptor_set_layouts +
            descriptor_pools + descriptor_sets + command_pools + command_buffers + fences +
-           semaphores + query_pools + shader_modules + pipeline_caches;
+           semaphores + query_pools + shader_modules + pipeline_caches + buffer_views;
 }
 
 std::string LiveObjects::to_string() const {
@@ -370,6 +371,7 @@ std::string LiveObjects::to_string() const {
     put("query_pools", query_pools);
     put("shader_modules", shader_modules);
     put("pipeline_caches", pipeline_caches);
+    put("buffer_views", buffer_views);
     return s;
 }
 
@@ -438,7 +440,8 @@ const Kernel& Device::kernel(const std::string& name, const std::vector<uint32_t
     std::vector<VkDescriptorSetLayoutBinding> binds(iface.binding_count);
     for (uint32_t i = 0; i < iface.binding_count; ++i) {
         binds[i].binding = i;
-        binds[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        binds[i].descriptorType =
+            iface.binding_texel[i] ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
         binds[i].descriptorCount = 1;
         binds[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
     }

@@ -103,6 +103,8 @@ Capabilities read_capabilities(VkPhysicalDevice pd) {
     c.max_push_constants = lim.maxPushConstantsSize;
     c.device_storage_buffer_range = lim.maxStorageBufferRange;
     c.min_storage_offset_alignment = lim.minStorageBufferOffsetAlignment;
+    c.min_texel_offset_alignment = lim.minTexelBufferOffsetAlignment;
+    c.max_texel_buffer_elements = lim.maxTexelBufferElements;
     c.timestamp_period_ns = lim.timestampComputeAndGraphics ? lim.timestampPeriod : 0.0f;
 
     uint32_t next = 0;

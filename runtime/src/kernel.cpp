@@ -1,5 +1,6 @@
 // Embedded-kernel lookup and a minimal SPIR-V reflector for vkml's kernel conventions:
-// storage buffers in set 0 at bindings 0..n-1, one optional push-constant block.
+// storage buffers (or uniform texel buffers) in set 0 at bindings 0..n-1, one optional
+// push-constant block.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -20,11 +21,12 @@ namespace {
 
 enum : uint32_t {
     kOpTypeInt = 21, kOpTypeFloat = 22, kOpTypeVector = 23, kOpTypeMatrix = 24,
-    kOpTypeArray = 28, kOpTypeStruct = 30, kOpTypePointer = 32, kOpConstant = 43,
-    kOpVariable = 59, kOpDecorate = 71, kOpMemberDecorate = 72,
+    kOpTypeImage = 25, kOpTypeSampledImage = 27, kOpTypeArray = 28, kOpTypeStruct = 30,
+    kOpTypePointer = 32, kOpConstant = 43, kOpVariable = 59, kOpDecorate = 71,
+    kOpMemberDecorate = 72,
     kDecBlock = 2, kDecArrayStride = 6, kDecNonWritable = 24, kDecBinding = 33, kDecSet = 34,
     kDecOffset = 35,
-    kScUniform = 2, kScPushConstant = 9, kScStorageBuffer = 12,
+    kScUniformConstant = 0, kScUniform = 2, kScPushConstant = 9, kScStorageBuffer = 12,
 };
 
 struct Module {
@@ -86,7 +88,7 @@ ShaderInterface reflect_shader(const uint32_t* words, size_t count, const std::s
         const uint32_t* w = words + i;
         switch (op) {
             case kOpTypeInt: case kOpTypeFloat: case kOpTypeVector: case kOpTypeMatrix:
-            case kOpTypeArray: case kOpTypeStruct: {
+            case kOpTypeArray: case kOpTypeStruct: case kOpTypeImage: case kOpTypeSampledImage: {
                 std::vector<uint32_t> t{op};
                 t.insert(t.end(), w + 2, w + n);
                 m.types[w[1]] = std::move(t);
@@ -112,6 +114,7 @@ ShaderInterface reflect_shader(const uint32_t* words, size_t count, const std::s
 
     ShaderInterface iface;
     std::map<uint32_t, bool> bindings;  // binding -> writable
+    std::set<uint32_t> texels;
     for (const auto& [var, info] : m.variables) {
         const uint32_t sc = info.second;
         auto ptr = m.pointers.find(info.first);
@@ -121,15 +124,17 @@ ShaderInterface reflect_shader(const uint32_t* words, size_t count, const std::s
             iface.push_constant_bytes = type_size(m, pointee, name);
             continue;
         }
-        if (sc != kScStorageBuffer && sc != kScUniform) continue;
+        // A `uniform usamplerBuffer` (a sampled image in UniformConstant): a uniform texel buffer.
+        auto st = m.types.find(pointee);
+        const bool texel = sc == kScUniformConstant && st != m.types.end() && st->second[0] == kOpTypeSampledImage;
+        if (sc != kScStorageBuffer && sc != kScUniform && !texel) continue;
         auto b = m.binding.find(var);
         if (b == m.binding.end()) continue;
         auto s = m.set.find(var);
         if (s != m.set.end() && s->second != 0)
             throw Error(ErrorKind::Internal, "kernel '" + name + "' uses descriptor set " +
                                                  std::to_string(s->second) + "; vkml uses set 0 only");
-        bool writable = !m.nonwritable.count(var);
-        auto st = m.types.find(pointee);
+        bool writable = !texel && !m.nonwritable.count(var);
         if (writable && st != m.types.end() && st->second[0] == kOpTypeStruct) {
             const size_t members = st->second.size() - 1;
             auto nw = m.member_nonwritable.find(pointee);
@@ -139,6 +144,7 @@ ShaderInterface reflect_shader(const uint32_t* words, size_t count, const std::s
             throw Error(ErrorKind::Internal, "kernel '" + name + "' declares binding " +
                                                  std::to_string(b->second) + " twice");
         bindings[b->second] = writable;
+        if (texel) texels.insert(b->second);
     }
     iface.binding_count = static_cast<uint32_t>(bindings.size());
     uint32_t expect = 0;
@@ -148,6 +154,7 @@ ShaderInterface reflect_shader(const uint32_t* words, size_t count, const std::s
                                                  std::to_string(bindings.size() - 1) + ", found " +
                                                  std::to_string(b));
         iface.binding_writable.push_back(writable);
+        iface.binding_texel.push_back(texels.count(b) != 0);
         ++expect;
     }
     return iface;

@@ -68,8 +68,9 @@ struct Allocator::Impl {
         b->dedicated = dedicated;
         VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
         bci.size = size;
-        bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                    VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+        // Uniform texel buffer: kernels may view a range as 16-byte texels (see ShaderInterface).
+        bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                    VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
         bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
         d.check(vkCreateBuffer(d.device, &bci, nullptr, &b->buffer), "vkCreateBuffer");
         d.counts.add(detail::Obj::Buffer);

@@ -65,6 +65,21 @@ struct Stream::Impl {
         vkCmdPipelineBarrier(cb, src, dst, 0, 1, &mb, 0, nullptr, 0, nullptr);
     }
 
+    // The view of a texel binding, made for one dispatch and destroyed with its recording.
+    struct TexelView {
+        VkDevice device;
+        detail::ObjectCounts* counts;
+        VkBufferView view = VK_NULL_HANDLE;
+        TexelView(VkDevice d, detail::ObjectCounts* c) : device(d), counts(c) {}
+        TexelView(const TexelView&) = delete;
+        TexelView& operator=(const TexelView&) = delete;
+        ~TexelView() {
+            if (view == VK_NULL_HANDLE) return;
+            vkDestroyBufferView(device, view, nullptr);
+            counts->sub(detail::Obj::BufferView);
+        }
+    };
+
     void begin() {
         dev->check_alive();
         if (recording) return;
@@ -98,11 +113,12 @@ struct Stream::Impl {
     VkDescriptorSet allocate_set(VkDescriptorSetLayout layout) {
         if (sets_in_current >= kSetsPerPool) {
             if (desc_pool_used == desc_pools.size()) {
-                VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * 8};
+                const VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * 8},
+                                                      {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, kSetsPerPool}};
                 VkDescriptorPoolCreateInfo ci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
                 ci.maxSets = kSetsPerPool;
-                ci.poolSizeCount = 1;
-                ci.pPoolSizes = &size;
+                ci.poolSizeCount = 2;
+                ci.pPoolSizes = sizes;
                 VkDescriptorPool p = VK_NULL_HANDLE;
                 dev->check(vkCreateDescriptorPool(dev->device, &ci, nullptr, &p), "vkCreateDescriptorPool");
                 dev->counts.add(detail::Obj::DescriptorPool);
@@ -273,13 +289,31 @@ void Stream::dispatch_raw(const Kernel& kernel, const Binding* bindings, size_t 
                         "kernel '" + name + "': binding " + std::to_string(i) + " range [" +
                             std::to_string(b.offset) + ", " + std::to_string(b.offset + b.range) +
                             ") is outside its " + std::to_string(b.buffer->size()) + "-byte buffer");
+        const uint64_t off = b.buffer->vk_offset() + b.offset;
+        if (iface.binding_texel[i]) {
+            // A uniform texel buffer of 16-byte texels (RGBA32UI) viewing the same bytes; the
+            // view covers whole texels, so the range is rounded up to 16 within the buffer.
+            const uint64_t texels = (b.range + 15) / 16;
+            const std::string what = "kernel '" + name + "': texel binding " + std::to_string(i);
+            if (b.offset + texels * 16 > b.buffer->size())
+                throw Error(ErrorKind::InvalidArgument, what + " of " + std::to_string(texels) +
+                                                            " 16-byte texels runs past its buffer");
+            if (texels > c.max_texel_buffer_elements)
+                throw Error(ErrorKind::InvalidArgument, what + " of " + std::to_string(texels) +
+                                                            " texels is over maxTexelBufferElements " +
+                                                            std::to_string(c.max_texel_buffer_elements) +
+                                                            "; the op must split it into ranges");
+            if (c.min_texel_offset_alignment && off % c.min_texel_offset_alignment != 0)
+                throw Error(ErrorKind::InvalidArgument, what + " offset " + std::to_string(off) +
+                                                            " is not a multiple of minTexelBufferOffsetAlignment " +
+                                                            std::to_string(c.min_texel_offset_alignment));
+        }
         if (b.range > c.max_storage_buffer_range)
             throw Error(ErrorKind::InvalidArgument,
                         "kernel '" + name + "': binding " + std::to_string(i) + " spans " +
                             std::to_string(b.range) + " bytes, over maxStorageBufferRange " +
                             std::to_string(c.max_storage_buffer_range) +
                             "; the op must split it into ranges");
-        const uint64_t off = b.buffer->vk_offset() + b.offset;
         if (c.min_storage_offset_alignment && off % c.min_storage_offset_alignment != 0)
             throw Error(ErrorKind::InvalidArgument,
                         "kernel '" + name + "': binding " + std::to_string(i) + " offset " +
@@ -298,13 +332,29 @@ void Stream::dispatch_raw(const Kernel& kernel, const Binding* bindings, size_t 
     const Kernel::Handles& h = kernel.handles();
     const VkDescriptorSet set = s.allocate_set(h.set_layout);
     std::vector<VkWriteDescriptorSet> w(binding_count);
+    std::vector<VkBufferView> views(binding_count, VK_NULL_HANDLE);
     for (size_t i = 0; i < binding_count; ++i) {
         w[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
         w[i].dstSet = set;
         w[i].dstBinding = static_cast<uint32_t>(i);
         w[i].descriptorCount = 1;
-        w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-        w[i].pBufferInfo = &infos[i];
+        if (iface.binding_texel[i]) {
+            VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+            vi.buffer = infos[i].buffer;
+            vi.format = VK_FORMAT_R32G32B32A32_UINT;
+            vi.offset = infos[i].offset;
+            vi.range = (infos[i].range + 15) / 16 * 16;
+            auto view = std::make_shared<Impl::TexelView>(s.dev->device, &s.dev->counts);
+            s.dev->check(vkCreateBufferView(s.dev->device, &vi, nullptr, &view->view), "vkCreateBufferView");
+            s.dev->counts.add(detail::Obj::BufferView);
+            views[i] = view->view;
+            s.held.push_back(std::move(view));  // lives as long as the recording
+            w[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            w[i].pTexelBufferView = &views[i];
+        } else {
+            w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            w[i].pBufferInfo = &infos[i];
+        }
     }
     vkUpdateDescriptorSets(s.dev->device, static_cast<uint32_t>(w.size()), w.data(), 0, nullptr);
 
@@ -336,7 +386,14 @@ void Stream::copy(const Tensor& src, const Tensor& dst) {
     s.track({{src.buffer()->vk_buffer(), so, so + src.bytes()}},
             {{dst.buffer()->vk_buffer(), d_o, d_o + dst.bytes()}});
     VkBufferCopy region{so, d_o, src.bytes()};
+    uint32_t slot = 0;
+    const bool timed = s.timed_slot(slot);
+    if (timed) vkCmdWriteTimestamp(s.cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s.queries, 2 * slot);
     vkCmdCopyBuffer(s.cb, src.buffer()->vk_buffer(), dst.buffer()->vk_buffer(), 1, &region);
+    if (timed) {
+        vkCmdWriteTimestamp(s.cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s.queries, 2 * slot + 1);
+        s.labels.push_back("copy");
+    }
 }
 
 void Stream::fill_zero(const Tensor& dst) {

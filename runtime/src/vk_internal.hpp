@@ -46,7 +46,7 @@ std::string getenv_str(const char* name);
 enum class Obj {
     Buffer, DeviceMemory, Pipeline, PipelineLayout, DescriptorSetLayout, DescriptorPool,
     DescriptorSet, CommandPool, CommandBuffer, Fence, Semaphore, QueryPool, ShaderModule,
-    PipelineCache, Count
+    PipelineCache, BufferView, Count
 };
 struct ObjectCounts {
     std::atomic<int64_t> n[static_cast<int>(Obj::Count)];  // zero: C++20 atomics value-initialize

@@ -61,6 +61,8 @@ struct Capabilities {
     uint64_t device_storage_buffer_range = 0;  // as the driver reports it
     uint64_t max_allocation_size = 0;
     uint64_t min_storage_offset_alignment = 0;
+    uint64_t min_texel_offset_alignment = 0;  // minTexelBufferOffsetAlignment
+    uint64_t max_texel_buffer_elements = 0;   // maxTexelBufferElements
     std::vector<MemoryHeap> heaps;
     bool unified_memory = false;  // device-local memory is host visible: no staging needed
     float timestamp_period_ns = 0;  // 0 when the compute queue has no timestamps
@@ -103,7 +105,7 @@ struct LiveObjects {
     uint64_t buffers = 0, device_memory = 0, pipelines = 0, pipeline_layouts = 0,
              descriptor_set_layouts = 0, descriptor_pools = 0, descriptor_sets = 0,
              command_pools = 0, command_buffers = 0, fences = 0, semaphores = 0, query_pools = 0,
-             shader_modules = 0, pipeline_caches = 0;
+             shader_modules = 0, pipeline_caches = 0, buffer_views = 0;
     uint64_t total() const;
     std::string to_string() const;  // "buffers=3 device_memory=3 ..." (every field)
     bool operator==(const LiveObjects&) const = default;

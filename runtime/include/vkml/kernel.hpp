@@ -20,8 +20,13 @@ const EmbeddedShader* find_embedded_shader(const std::string& name);
 
 // What a pipeline needs from its SPIR-V, read by a small reflector.
 struct ShaderInterface {
-    uint32_t binding_count = 0;        // storage buffers in set 0, bindings 0..n-1
+    uint32_t binding_count = 0;        // buffers in set 0, bindings 0..n-1
     std::vector<bool> binding_writable;  // false where the block is `readonly`
+    // A `uniform usamplerBuffer` instead of a storage buffer: Stream::dispatch views the bound
+    // range as RGBA32UI texels (16 bytes; the range rounded up to whole texels within the
+    // buffer, its offset a multiple of minTexelBufferOffsetAlignment). llvmpipe gathers texel
+    // fetches, where storage loads at per-lane addresses become a loop over the lanes.
+    std::vector<bool> binding_texel;
     uint32_t push_constant_bytes = 0;  // size of the push-constant block, 0 if none
 };
 // Throws Internal if the module does not follow vkml's conventions (set 0, dense bindings).

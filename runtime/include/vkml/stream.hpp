@@ -89,7 +89,8 @@ public:
     // Submits the last recorded command buffer again (same dispatches, same push constants).
     void replay();
 
-    // With timing on, each dispatch is bracketed by GPU timestamps; read them after wait().
+    // With timing on, each dispatch (and copy(), labelled "copy") is bracketed by GPU
+    // timestamps; read them after wait().
     void set_timing(bool on);
     bool timing() const;
     const std::vector<DispatchTiming>& timings() const;

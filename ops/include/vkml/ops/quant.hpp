@@ -33,8 +33,8 @@ enum class QuantKernel {
     GemvRows,      // matrix-vector, whole rows per invocation (uniform X loads, no reduction)
     GemvCpu,       // matrix-vector shaped for SIMD-on-CPU devices (llvmpipe; Auto picks it on
                    // CPU devices): q4_0/q8_0/q6_k, one row of x, k a multiple of 256 of at least
-                   // 512, W 16-byte (q6_k: 2-byte) and x 16-byte aligned, shaderInt64; anything
-                   // else falls back to Gemv
+                   // 512, W 16-byte (q6_k: 2-byte) and x 16-byte aligned; anything else falls
+                   // back to Gemv
     Tiled,       // tiled, W tiles dequantized into shared memory
 };
 // The integer dot-product path of the matrix-vector kernel (x quantized to 8-bit blocks, 4 x
