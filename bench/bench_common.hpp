@@ -22,7 +22,10 @@ namespace vkml::bench {
 Device& device();
 
 struct Limits {
-    double copy_gbps = 0;   // a vec4 copy kernel: (read + write) bytes / s
+    // (read + write) bytes / s of the faster of a vec4 copy kernel and vkCmdCopyBuffer: the
+    // device's copy bandwidth that copy_frac divides by.
+    double copy_gbps = 0;
+    double copy_kernel_gbps = 0, copy_transfer_gbps = 0;  // each on its own
     double fma_gflops = 0;  // an FMA-chain kernel
 };
 // Measured on first use, once per process, on device().

@@ -34,6 +34,10 @@ const bool registered = [] {
             register_matmul("gemv/" + ts + "/" + shape + "/shared", t, 4096, 1, k, MatmulKernel::GemvShared);
         }
     }
+    // f16 on the other decode shapes of the quantized cases (bench_quant.cpp): MLP up/gate and
+    // a 32000-token vocabulary projection.
+    for (int64_t m : {int64_t{14336}, int64_t{32000}})
+        register_matmul("gemv/f16/" + std::to_string(m) + "x4096/auto", DType::f16, m, 1, 4096, MatmulKernel::Auto);
     // Prefill: n x m x k = 512 x 4096 x 4096, the tiled kernel (what Auto picks for n > 8), and
     // the matrix-vector kernel over 8-row chunks of x for comparison.
     register_matmul("matmul/f16/512x4096x4096/tiled", DType::f16, 4096, 512, 4096, MatmulKernel::Tiled);
