@@ -39,6 +39,7 @@
 //!variant gemv_q8_0_cpu -DQ8_0=1
 //!variant gemv_q8_0_cpu_half -DQ8_0=1 -DHALF=1
 //!variant gemv_q6_k_cpu -DQ6_K=1
+//!variant gemv_q6_k_cpu_half -DQ6_K=1 -DHALF=1
 //!variant gemv_f16_cpu -DF16=1
 //!variant gemv_f16_cpu_half -DF16=1 -DHALF=1
 //!variant gemv_cpu_reduce -DREDUCE=1
@@ -46,29 +47,31 @@
 
 layout(local_size_x_id = 0) in;              // the subgroup size
 layout(constant_id = 1) const uint RPT = 8;  // rows per lane
-// k = 512 c + 256: q4_0, q8_0 and f16 rows stay 16-byte aligned, whole texels, and the last 256
-// columns are the HALF variant's (8 blocks: 9, 17 or 32 texels a row); q6_k rows are then only
-// 2-byte aligned, so a chunk starts 0 or 2 bytes into a word (PHASED), and the last 256 columns
-// go through gemv_quant.comp.
+// k = 512 c + 256: the last 256 columns are the HALF variant's (8 blocks: 9, 17 or 32 texels a
+// row; q6_k: one super-block). q4_0, q8_0 and f16 rows stay 16-byte aligned, whole texels; q6_k
+// rows are then only 2-byte aligned, so a chunk starts 0 or 2 bytes into a word (PHASED).
 layout(constant_id = 2) const bool PHASED = false;
 
 #if HALF
 #define NB 8u   // the last 256 columns of k = 512 c + 256, as chunk 0 of a dispatch of its own
+#define NSB 1u  // q6_k: super-blocks per chunk
+#else
+#define NSB 2u
 #endif
 #if F16
 #define BB 64u  // 32 halves; a chunk is 1024 bytes = 64 texels of a row
 #elif Q8_0
 #define BB 34u  // bytes per block; a chunk is 544 bytes = 34 texels of a row
 #elif Q6_K
-#define NB 2u   // super-blocks per chunk
-#define BB 210u // bytes per super-block; a chunk is 105 words: 26 texels and 9 words from the one below
+#define BB 210u // bytes per super-block; a chunk is 105 words (HALF: 53), read as 28 (15) texels
+#define NTX (NSB == 2u ? 28u : 15u)
 #else
 #define BB 18u  // a chunk is 288 bytes = 18 texels of a row
 #endif
 #ifndef NB
 #define NB 16u  // blocks per chunk: 512 columns
 #endif
-#define NT (NB * BB / 16u)  // texels per row chunk (q6_k: 26.25, read as 28 from the one below)
+#define NT (NB * BB / 16u)  // texels per row chunk (not q6_k)
 
 layout(push_constant) uniform Params {
     uint m;          // rows of W in this dispatch
@@ -146,31 +149,32 @@ void main() {
 
     // x of the chunk (uniform loads): xg = 32 * (sum of x) per 16 columns for the offset of 32;
     // xs: x scaled by 2^(-8 k) for the byte k of the word its weight's code is put in.
-    vec4 xs[128];
-    float xg[32];
-    [[unroll]] for (uint i = 0u; i < 128u; ++i) xs[i] = x4[p.x_off + chunk * 128u + i];
-    [[unroll]] for (uint g = 0u; g < 32u; ++g) {
+    vec4 xs[64u * NSB];
+    float xg[16u * NSB];
+    [[unroll]] for (uint i = 0u; i < 64u * NSB; ++i) xs[i] = x4[p.x_off + chunk * 64u * NSB + i];
+    [[unroll]] for (uint g = 0u; g < 16u * NSB; ++g) {
         const vec4 t = xs[4u * g] + xs[4u * g + 1u] + xs[4u * g + 2u] + xs[4u * g + 3u];
         xg[g] = 32.0 * (t.x + t.y + t.z + t.w);
     }
-    [[unroll]] for (uint i = 0u; i < 512u; ++i) xs[i / 4u][i % 4u] *= uintBitsToFloat((127u - 8u * (lo_byte(i) % 4u)) << 23);
+    [[unroll]] for (uint i = 0u; i < 256u * NSB; ++i) xs[i / 4u][i % 4u] *= uintBitsToFloat((127u - 8u * (lo_byte(i) % 4u)) << 23);
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
-        const uint at = p.w_off + min(row, p.m - 1u) * p.row_bytes + chunk * 420u;  // byte, even
+        const uint at = p.w_off + min(row, p.m - 1u) * p.row_bytes + chunk * BB * NSB;  // byte, even
         const uint first = at / 4u, phase = first % 4u;
-        // Words 4 (first / 4) .. + 112: the chunk's 105 words (106 with PHASED) after `phase`
-        // words. Texels past the binding are clamped: past the last row's end no word is used.
-        uint wd[112];
-        LOAD_TEXELS(wd, first / 4u, 28u);
+        // Words 4 (first / 4) .. + 4 NTX: the chunk's 105 words (HALF: 53; one more with
+        // PHASED) after `phase` words. Texels past the binding are clamped: past the last row's
+        // end no word is used.
+        uint wd[4u * NTX];
+        LOAD_TEXELS(wd, first / 4u, NTX);
         // Shift the chunk down to word 0 by the phase, one bit of it at a time.
-        [[unroll]] for (uint i = 0u; i < 108u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
-        [[unroll]] for (uint i = 0u; i < 107u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
+        [[unroll]] for (uint i = 0u; i < 4u * NTX - 4u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
+        [[unroll]] for (uint i = 0u; i < 4u * NTX - 5u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
         if (PHASED) {
             // Rows of 210 (2 c + 1) bytes (k = 512 c + 256): every other row starts 2 bytes into
             // a word; move its chunk down by 16 bits.
             const bool odd = (at & 2u) != 0u;
-            [[unroll]] for (uint i = 0u; i < 105u; ++i) wd[i] = odd ? (wd[i] >> 16) | (wd[i + 1u] << 16) : wd[i];
+            [[unroll]] for (uint i = 0u; i < (BB * NSB + 3u) / 4u; ++i) wd[i] = odd ? (wd[i] >> 16) | (wd[i + 1u] << 16) : wd[i];
         }
 
         // Quarter by quarter (32 weights, two groups of 16 with one int8 scale each): a word of
@@ -178,7 +182,7 @@ void main() {
         // then each byte is masked, converted to q * 2^(8 k) and multiplied by x pre-scaled by
         // 2^(-8 k). Super-block 1 starts 2 bytes into a word, so its fields span 9 words each.
         float acc = 0.0;
-        [[unroll]] for (uint sb = 0u; sb < 2u; ++sb) {
+        [[unroll]] for (uint sb = 0u; sb < NSB; ++sb) {
             const uint off = (210u * sb) % 4u;
             float sacc = 0.0;
             [[unroll]] for (uint h = 0u; h < 2u; ++h)

@@ -80,15 +80,13 @@ TEST_F(QuantGemv, EveryFlavourAndChunksOfEight) {
 TEST_F(QuantGemv, CpuShapedKernel) {
     // shaders/gemv_quant_cpu.comp (q4_0/q8_0/q6_k, one row of x, k a multiple of 256 of at least
     // 512): odd m (rows past m in the last workgroup), one and many chunks, the k of a Llama FFN;
-    // q6_k rows at every word phase (k = 512: 105 words a row), W starting mid-buffer; a half
-    // chunk at the end (k = 768, and Llama-2's 11008: q4_0/q8_0 rows 16-byte aligned, the last
-    // 256 columns through the HALF variant; q6_k rows 2-byte aligned, the PHASED variant, the
-    // last 256 columns through gemv_quant.comp); q6_k W 2
-    // bytes into a word with rows of whole words (every row PHASED). W is read as 16-byte texels:
-    // q6_k chunks start at every word of one (the phase), and the last row's texels past the
-    // binding are clamped. It dequantizes every weight
-    // exactly, so it is held to float rounding (NMSE 1e-8; one weight off by one step is ~1e-5),
-    // not the 5e-4 of a lossy path. Shapes it does not take fall back to the other kernels.
+    // q6_k rows at every word phase of a 16-byte texel (k = 512: 105 words a row), W starting
+    // mid-buffer; a half chunk at the end (k = 768, and Llama-2's 11008: the last 256 columns
+    // through the HALF variant; q4_0/q8_0 rows 16-byte aligned, q6_k rows 2-byte aligned, the
+    // PHASED variant); q6_k W 2 bytes into a word with rows of whole words (every row PHASED);
+    // the last row's texels past the binding clamped. It dequantizes every weight exactly, so it
+    // is held to float rounding (NMSE 1e-8; one weight off by one step is ~1e-5), not the 5e-4 of
+    // a lossy path. Shapes it does not take fall back to the other kernels.
     const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
     constexpr double kExact = 1e-8;
     for (const auto& dev : devices()) {

@@ -158,7 +158,7 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
 // chunks of 512 columns (18, 34 or 64 16-byte texels of each W row; q6_k: 105 words), x 16-byte
 // aligned. W: q4_0, q8_0 and f16 16-byte aligned (whole texels); q6_k 2-byte (blocks' own
 // alignment). k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008), which the
-// kernel's HALF variant (q6_k: gemv_quant.comp) takes as one more column of partial sums.
+// kernel's HALF variant takes as one more column of partial sums.
 bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
     const DType t = w.dtype();
     const int64_t k = w.dim(1);
@@ -178,8 +178,8 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
     const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
     const bool q6 = w.dtype() == DType::q6_k;
-    // k = 512 chunks + 256: the last 256 columns go to the HALF variant (q6_k: gemv_quant.comp)
-    // as one more chunk of partial sums. q6_k rows (or W) 2-byte but not 4-byte aligned take the
+    // k = 512 chunks + 256: the last 256 columns go to the HALF variant as one more chunk of
+    // partial sums. q6_k rows (or W) 2-byte but not 4-byte aligned take the
     // PHASED variant; q4_0, q8_0 and f16 rows are always whole 16-byte texels.
     const uint64_t tail = k % 512, all_chunks = chunks + (tail ? 1 : 0);
     const uint64_t row_align = q6 ? 4 : 16;
@@ -201,13 +201,11 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     // Partial sums per (chunk, row), summed in chunk order by gemv_cpu_reduce (deterministic).
     const Tensor part = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(all_chunks), static_cast<int64_t>(mc)});
     s.hold(part.buffer());
-    // The half chunk, columns [512 chunks, k) of each row: the CPU kernel's HALF variant, or for
-    // q6_k (a half chunk is one 210-byte super-block) gemv_quant.comp's subgroup kernel.
-    const GemvKernel tail_kernel =
-        tail && q6 ? gemv_kernel(dev, w.dtype(), QuantKernel::Gemv, 1, false) : GemvKernel{};
+    // The half chunk, columns [512 chunks, k) of each row: the kernel's HALF variant (8 blocks;
+    // q6_k: one super-block).
     const std::string half_name = name + "_half";
-    const Kernel* half_kernel = tail && !q6 ? &dev.kernel(half_name, {lanes, kCpuRowsPerLane, 0u}) : nullptr;
-    const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks), tail_bytes = dtype_bytes(w.dtype(), tail);
+    const Kernel* half_kernel = tail ? &dev.kernel(half_name, {lanes, kCpuRowsPerLane, phased ? 1u : 0u}) : nullptr;
+    const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks);
     uint64_t xo = 0;
     const Binding xb = window_binding(dev, x, 0, k * 4, Access::Read, xo);
     for (uint64_t m0 = 0; m0 < m; m0 += mc) {
@@ -230,33 +228,18 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
         const Binding bs[] = {wb, xb, pw};
         s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1},
                        name.c_str());
-        if (tail) {
-            // The last 256 columns of each row, into partial-sum row `chunks`.
+        if (half_kernel) {
+            // The last 256 columns of each row, into partial-sum row `chunks`: chunk 0 of a
+            // dispatch whose W and x start at column 512 chunks.
             uint64_t tpo = 0;
             const Binding tp = window_binding(dev, part, chunks * mm * 4, mm * 4, Access::Write, tpo);
-            if (half_kernel) {
-                // Rows of whole texels: chunk 0 of a dispatch whose W and x start at column
-                // 512 chunks.
-                auto ph = p;
-                ph.w_off += static_cast<uint32_t>(col_bytes);
-                ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
-                ph.part_off = static_cast<uint32_t>(tpo / 4);
-                const Binding hb[] = {wb, xb, tp};
-                s.dispatch_raw(*half_kernel, hb, 3, &ph, sizeof(ph), Groups{1, ceil_div(mm, rows), 1},
-                               half_name.c_str());
-            } else {
-                uint64_t two = 0, txo = 0;
-                const Binding tw = window_binding(dev, w, m0 * row_bytes + col_bytes,
-                                                  (mm - 1) * row_bytes + tail_bytes, Access::Read, two);
-                const Binding tx = window_binding(dev, x, 512 * chunks * 4, tail * 4, Access::Read, txo);
-                const GemvParams tp_params{static_cast<uint32_t>(mm), 1, static_cast<uint32_t>(tail),
-                                           static_cast<uint32_t>(two), static_cast<uint32_t>(txo / 4),
-                                           static_cast<uint32_t>(tpo / 4), static_cast<uint32_t>(mm),
-                                           static_cast<uint32_t>(row_bytes), 0};
-                const Binding tb[] = {tw, tx, tp};
-                s.dispatch_raw(*tail_kernel.kernel, tb, 3, &tp_params, sizeof(tp_params),
-                               grid_1d(dev, ceil_div(mm, tail_kernel.rows)), "gemv_quant");
-            }
+            auto ph = p;
+            ph.w_off += static_cast<uint32_t>(col_bytes);
+            ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
+            ph.part_off = static_cast<uint32_t>(tpo / 4);
+            const Binding hb[] = {wb, xb, tp};
+            s.dispatch_raw(*half_kernel, hb, 3, &ph, sizeof(ph), Groups{1, ceil_div(mm, rows), 1},
+                           half_name.c_str());
         }
         const Binding rs[] = {pr, yb};
         s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), grid_1d(dev, ceil_div(mm, 64)), "gemv_cpu_reduce");
