@@ -165,8 +165,11 @@ bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
     const bool quant = t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k;
     const bool k_fits = k % 256 == 0 && k >= 512;
     const uint64_t align = t == DType::q6_k ? 2 : 16;
-    return (quant || t == DType::f16) && x.rows() == 1 && k_fits && w.offset() % align == 0 &&
-           x.offset() % 16 == 0 && dev.caps().subgroup_size >= 1;
+    // W is read as texels: a row (plus a window's alignment slack) must fit maxTexelBufferElements.
+    const bool row_fits = (quant || t == DType::f16) &&
+                          dtype_bytes(t, static_cast<uint64_t>(k)) + 256 <= dev.caps().max_texel_buffer_elements * 16;
+    return row_fits && x.rows() == 1 && k_fits && w.offset() % align == 0 && x.offset() % 16 == 0 &&
+           dev.caps().subgroup_size >= 1;
 }
 
 // Rows of W per lane of the CPU kernel: each workgroup's 512 x values serve lanes * this rows;
