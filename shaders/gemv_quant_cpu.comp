@@ -21,19 +21,19 @@
 //   converts exactly to q * 2^shift, and x is pre-scaled by 2^-shift once per workgroup (3
 //   vector operations per weight: and or shift, convert, fma).
 // Consecutive workgroups take consecutive chunks of the same rows, so each row streams.
-// q6_k: a chunk is two 210-byte super-blocks, 420 bytes = 105 words, word aligned but not 16-byte
-// aligned; each lane reads the 28 texels from the one its chunk starts in, and moves the words
-// into place with two selects per word (the phase, 0..3 words, differs between lanes), after
-// which every bit position is again a constant. A word of ql and
+// q6_k: a chunk is two 210-byte super-blocks, 420 bytes = 105 words, word aligned but not
+// 16-byte aligned; each lane reads the 28 texels (HALF: 15) from the one its chunk starts in,
+// and moves the words into place with two selects per word (the phase, 0..3 words, differs
+// between lanes), after which every bit position is again a constant. A word of ql and
 // one of qh then give the 6-bit codes of 4 weights as the 4 bytes of one word (4 or 5
 // operations), and each byte costs 3 as in q4_0 (about 4.1 vector operations per weight; reading
 // the low and high bits as two fields costs 6).
 // No constant may enter the accumulation chain (e.g. scaling a converted value by 16): then
 // LLVM's extractelement scalarization pulls the whole chain, lane by lane, into llvmpipe's
 // per-lane store loop at the end (measured 5x slower).
-// Requires k a multiple of 512 (or 512 c + 256, see PHASED and HALF), W rows 16-byte (q6_k: 4-byte, or
-// 2-byte with PHASED) and x 16-byte aligned in their bindings; the host checks and otherwise
-// uses gemv_quant.comp.
+// Requires k a multiple of 512 (or 512 c + 256, see PHASED and HALF), W rows 16-byte (q6_k:
+// 4-byte, or 2-byte with PHASED) and x 16-byte aligned in their bindings; the host checks and
+// otherwise uses gemv_quant.comp.
 //!variant gemv_q4_0_cpu -DQ4_0=1
 //!variant gemv_q4_0_cpu_half -DQ4_0=1 -DHALF=1
 //!variant gemv_q8_0_cpu -DQ8_0=1
