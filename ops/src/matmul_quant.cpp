@@ -159,15 +159,23 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
 // aligned. W: q4_0, q8_0 and f16 16-byte aligned (whole texels); q6_k 2-byte (blocks' own
 // alignment). k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008), which the
 // kernel's HALF variant takes as one more column of partial sums.
+// The CPU kernel binds W as a uniform texel buffer: a window starts at a texel-aligned offset
+// and, with that alignment's slack, spans at most maxTexelBufferElements texels.
+uint64_t cpu_w_align(const Device& dev) {
+    return std::max<uint64_t>(16, dev.caps().min_texel_offset_alignment);
+}
+uint64_t cpu_w_texel_cap(const Device& dev) {
+    const uint64_t bytes = dev.caps().max_texel_buffer_elements * 16, slack = cpu_w_align(dev) + 16;
+    return bytes > slack ? bytes - slack : 0;
+}
+
 bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
     const DType t = w.dtype();
     const int64_t k = w.dim(1);
     const bool quant = t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k;
     const bool k_fits = k % 256 == 0 && k >= 512;
     const uint64_t align = t == DType::q6_k ? 2 : 16;
-    // W is read as texels: a row (plus a window's alignment slack) must fit maxTexelBufferElements.
-    const bool row_fits = (quant || t == DType::f16) &&
-                          dtype_bytes(t, static_cast<uint64_t>(k)) + 256 <= dev.caps().max_texel_buffer_elements * 16;
+    const bool row_fits = (quant || t == DType::f16) && dtype_bytes(t, static_cast<uint64_t>(k)) <= cpu_w_texel_cap(dev);
     return row_fits && x.rows() == 1 && k_fits && w.offset() % align == 0 && x.offset() % 16 == 0 &&
            dev.caps().subgroup_size >= 1;
 }
@@ -182,8 +190,8 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
     const bool q6 = w.dtype() == DType::q6_k;
     // k = 512 chunks + 256: the last 256 columns go to the HALF variant as one more chunk of
-    // partial sums. q6_k rows (or W) 2-byte but not 4-byte aligned take the
-    // PHASED variant; q4_0, q8_0 and f16 rows are always whole 16-byte texels.
+    // partial sums. q6_k rows (or W) 2-byte but not 4-byte aligned take the PHASED variant;
+    // q4_0, q8_0 and f16 rows are always whole 16-byte texels.
     const uint64_t tail = k % 512, all_chunks = chunks + (tail ? 1 : 0);
     const uint64_t row_align = q6 ? 4 : 16;
     const bool phased = row_bytes % row_align != 0 || w.offset() % row_align != 0;
@@ -192,10 +200,8 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
     const Kernel& kernel = dev.kernel(name, {lanes, kCpuRowsPerLane, phased ? 1u : 0u});
     const Kernel& reduce = dev.kernel("gemv_cpu_reduce", {64});
-    // W is bound as a uniform texel buffer: its window starts at a texel-aligned offset and
-    // spans at most maxTexelBufferElements texels.
-    const uint64_t w_align = std::max<uint64_t>(16, dev.caps().min_texel_offset_alignment);
-    const uint64_t cap = std::min(window_cap(dev, w_align), dev.caps().max_texel_buffer_elements * 16);
+    const uint64_t w_align = cpu_w_align(dev);
+    const uint64_t cap = std::min(window_cap(dev, w_align), cpu_w_texel_cap(dev));
     const uint64_t mc = std::min({m, cap / row_bytes, cap / (all_chunks * 4),
                                   static_cast<uint64_t>(dev.caps().max_workgroup_count[1]) * rows});
     if (mc == 0 || cap / (k * 4) == 0 || chunks > dev.caps().max_workgroup_count[0])

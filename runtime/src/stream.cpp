@@ -168,10 +168,19 @@ struct Stream::Impl {
         written.insert(written.end(), writes.begin(), writes.end());
     }
 
-    bool timed_slot(uint32_t& slot) {
-        if (!timing || !queries || labels.size() >= kMaxTimedDispatches) return false;
-        slot = static_cast<uint32_t>(labels.size());
-        return true;
+    // Records one command, bracketed by GPU timestamps under `label` while timing is on and
+    // slots remain.
+    template <class Record>
+    void timed(const char* label, Record&& record) {
+        if (!timing || !queries || labels.size() >= kMaxTimedDispatches) {
+            record();
+            return;
+        }
+        const uint32_t slot = static_cast<uint32_t>(labels.size());
+        vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries, 2 * slot);
+        record();
+        vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries, 2 * slot + 1);
+        labels.push_back(label);
     }
 
     void wait() {
@@ -362,14 +371,7 @@ void Stream::dispatch_raw(const Kernel& kernel, const Binding* bindings, size_t 
     vkCmdBindPipeline(s.cb, VK_PIPELINE_BIND_POINT_COMPUTE, h.pipeline);
     vkCmdBindDescriptorSets(s.cb, VK_PIPELINE_BIND_POINT_COMPUTE, h.layout, 0, 1, &set, 0, nullptr);
     if (push_bytes) vkCmdPushConstants(s.cb, h.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
-    uint32_t slot = 0;
-    const bool timed = s.timed_slot(slot);
-    if (timed) vkCmdWriteTimestamp(s.cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s.queries, 2 * slot);
-    vkCmdDispatch(s.cb, groups.x, groups.y, groups.z);
-    if (timed) {
-        vkCmdWriteTimestamp(s.cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s.queries, 2 * slot + 1);
-        s.labels.push_back(label ? label : name);
-    }
+    s.timed(label ? label : name.c_str(), [&] { vkCmdDispatch(s.cb, groups.x, groups.y, groups.z); });
     ++s.dispatches;
 }
 
@@ -386,14 +388,7 @@ void Stream::copy(const Tensor& src, const Tensor& dst) {
     s.track({{src.buffer()->vk_buffer(), so, so + src.bytes()}},
             {{dst.buffer()->vk_buffer(), d_o, d_o + dst.bytes()}});
     VkBufferCopy region{so, d_o, src.bytes()};
-    uint32_t slot = 0;
-    const bool timed = s.timed_slot(slot);
-    if (timed) vkCmdWriteTimestamp(s.cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s.queries, 2 * slot);
-    vkCmdCopyBuffer(s.cb, src.buffer()->vk_buffer(), dst.buffer()->vk_buffer(), 1, &region);
-    if (timed) {
-        vkCmdWriteTimestamp(s.cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s.queries, 2 * slot + 1);
-        s.labels.push_back("copy");
-    }
+    s.timed("copy", [&] { vkCmdCopyBuffer(s.cb, src.buffer()->vk_buffer(), dst.buffer()->vk_buffer(), 1, &region); });
 }
 
 void Stream::fill_zero(const Tensor& dst) {
