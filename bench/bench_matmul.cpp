@@ -41,6 +41,7 @@ const bool registered = [] {
     // Prefill: n x m x k = 512 x 4096 x 4096, the tiled kernel (what Auto picks for n > 8), and
     // the matrix-vector kernel over 8-row chunks of x for comparison.
     register_matmul("matmul/f16/512x4096x4096/tiled", DType::f16, 4096, 512, 4096, MatmulKernel::Tiled);
+    register_matmul("matmul/f16/512x4096x4096/auto", DType::f16, 4096, 512, 4096, MatmulKernel::Auto);
     register_matmul("matmul/f16/512x4096x4096/gemv", DType::f16, 4096, 512, 4096, MatmulKernel::Gemv);
     register_matmul("matmul/f32/512x4096x4096/tiled", DType::f32, 4096, 512, 4096, MatmulKernel::Tiled);
     return true;

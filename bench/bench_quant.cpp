@@ -64,6 +64,7 @@ const bool registered = [] {
         register_case("gemv/" + ts + "/4096x4096/n8", t, 4096, 8, 4096, {});
         // Prefill: 512 tokens on 4096 x 4096.
         register_case("matmul/" + ts + "/512x4096x4096/tiled", t, 4096, 512, 4096, {.kernel = ops::QuantKernel::Tiled});
+        register_case("matmul/" + ts + "/512x4096x4096/auto", t, 4096, 512, 4096, {});
     }
     return true;
 }();

@@ -4,18 +4,13 @@
 //   part[chunk, row] = sum over the 512 columns of the chunk of x[i] * dequant(w)[row, i]
 //   y[row] = sum over chunks of part[chunk, row]            (gemv_cpu_reduce)
 //
-// llvmpipe turns a storage-buffer load whose address differs between lanes into a loop over
-// the lanes and components (per scalar: a bounds check, a branch, a load and a round trip of
-// the result vector through the stack), a texel fetch from a buffer view into a gather (one
-// 16-byte load per lane, no branch), and a load whose address it can prove uniform into one
-// scalar load broadcast to the vector. So:
+// How llvmpipe compiles loads (common/cpu_simd.glsl) shapes it:
 // - each lane owns RPT rows (8 lanes apart) and reads a chunk of each, 16 blocks = 288 bytes
 //   (q8_0: 544), as 18 (34) fetches of 16-byte texels: W is bound as a uniform texel buffer
 //   (RGBA32UI). q4_0 4096x14336 took 7.9 ms with 9 u64vec4 storage-buffer loads per row chunk,
 //   5.0 ms with the texels;
 // - every lane needs the same 512 values of x, read with loads whose address is uniform by
-//   llvmpipe's own test (nir_src_is_always_uniform: push constants, constants and arithmetic on
-//   them). gl_WorkGroupID does not pass it, so the chunk index goes through uniform_id();
+//   llvmpipe's own test; the chunk index goes through uniform_id();
 // - the body is unrolled over compile-time bounds ([[unroll]]), so no loop hides that either,
 //   and every nibble's (byte's) word and bit position is a constant: the masked (shifted) word
 //   converts exactly to q * 2^shift, and x is pre-scaled by 2^-shift once per workgroup (3
@@ -101,21 +96,7 @@ layout(binding = 0) uniform usamplerBuffer w;  // W as 16-byte texels (RGBA32UI)
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer Part { float part[]; };
 
-// wd[0 .. 4 n) = the 32-bit words of texels t0 .. t0 + n of W, in order (each texel index
-// clamped to the binding). A macro, not a function, so that the word array is never copied.
-#define LOAD_TEXELS(wd, t0, n)                                                          \
-    [[unroll]] for (uint i_ = 0u; i_ < (n); ++i_) {                                     \
-        const uvec4 t_ = texelFetch(w, int(min((t0) + i_, p.w_texels - 1u)));          \
-        [[unroll]] for (uint c_ = 0u; c_ < 4u; ++c_) wd[4u * i_ + c_] = t_[c_];         \
-    }
-
-// v rebuilt from push-constant loads, so llvmpipe sees it as uniform (a push-constant array
-// read with a dynamically uniform index is valid Vulkan; elsewhere it is a few scalar ops).
-uint uniform_id(uint v) {
-    uint r = 0u;
-    [[unroll]] for (uint i = 0u; i < 32u; i += 4u) r |= p.nib[(v >> i) & 15u] << i;
-    return r;
-}
+#include "cpu_simd.glsl"
 
 #if F16
 #elif Q8_0

@@ -118,6 +118,28 @@ TEST_F(Matmul, F16DecodeKernelForCpuDevices) {
     }
 }
 
+TEST_F(Matmul, F16PromptKernelForCpuDevices) {
+    // f16 weights, more than 8 rows of x, k a multiple of 256: CPU devices (lavapipe) take
+    // shaders/matmul_quant_cpu.comp (one dispatch per 256 columns); odd m and n, one and many
+    // chunks, Llama-2's k = 11008, held to float rounding like the decode kernel.
+    for (const auto& dev : devices()) {
+        SCOPED_TRACE(dev->caps().name);
+        if (!dev->caps().fp16_storage) continue;
+        Stream s(*dev);
+        uint32_t seed = 500;
+        for (const Case& c : {Case{7, 9, 256}, Case{33, 17, 1536}, Case{65, 12, 11008}, Case{4097, 9, 512}})
+            check_case(*dev, s, c, DType::f16, seed += 2, ops::MatmulKernel::Auto, 1e-8);
+        if (dev->caps().type == DeviceType::Cpu) {
+            Tensor w = Tensor::empty(*dev, DType::f16, {9, 768});
+            Tensor x = Tensor::empty(*dev, DType::f32, {20, 768}), y = Tensor::empty(*dev, DType::f32, {20, 9});
+            Stream counted(*dev);
+            ops::matmul(counted, w, x, y);
+            EXPECT_EQ(counted.dispatch_count(), 3u);
+            counted.finish();
+        }
+    }
+}
+
 TEST_F(Matmul, RowsLongerThanOneBinding) {
     // 1.2 MiB rows of x and w over a 1 MiB range: k is summed in chunks (y += per chunk).
     for (const auto& dev0 : devices()) {

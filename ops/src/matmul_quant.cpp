@@ -255,6 +255,74 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     }
 }
 
+// Whether shaders/matmul_quant_cpu.comp can take this product: q4_0, q8_0 or f16, k a multiple
+// of 256 (its chunk of columns), W and x 16-byte aligned (every row of such a W is whole texels),
+// a row within maxTexelBufferElements.
+bool cpu_matmul_fits(const Device& dev, const Tensor& w, const Tensor& x) {
+    const DType t = w.dtype();
+    const int64_t k = w.dim(1);
+    return (t == DType::q4_0 || t == DType::q8_0 || t == DType::f16) && k % 256 == 0 && k > 0 &&
+           dtype_bytes(t, static_cast<uint64_t>(k)) <= cpu_w_texel_cap(dev) && w.offset() % 16 == 0 &&
+           x.offset() % 16 == 0 && dev.caps().subgroup_size >= 1;
+}
+
+// Rows of W per lane and tokens per workgroup of the CPU matmul kernel (see the shader for the
+// measurements behind them).
+constexpr uint32_t kCpuMatmulRowsPerLane = 8;
+constexpr uint32_t kCpuMatmulTokens = 1;
+
+void run_matmul_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
+    Device& dev = s.device();
+    const Capabilities& c = dev.caps();
+    const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
+    const uint64_t n = static_cast<uint64_t>(x.rows());
+    const uint64_t row_bytes = dtype_bytes(w.dtype(), k), chunk_bytes = dtype_bytes(w.dtype(), 256);
+    const uint32_t lanes = c.subgroup_size;
+    const uint64_t rows = uint64_t{lanes} * kCpuMatmulRowsPerLane;  // per workgroup
+    const std::string name = "matmul_" + std::string(dtype_name(w.dtype())) + "_cpu";
+    const Kernel& kernel = dev.kernel(name, {lanes, kCpuMatmulRowsPerLane, kCpuMatmulTokens});
+
+    const uint64_t w_align = cpu_w_align(dev);
+    const uint64_t wcap = std::min(window_cap(dev, w_align), cpu_w_texel_cap(dev)), cap = window_cap(dev, 16);
+    const uint64_t mc = std::min({m, wcap / row_bytes, cap / 4, static_cast<uint64_t>(c.max_workgroup_count[0]) * rows});
+    if (mc == 0 || cap / (k * 4) == 0)
+        fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
+                      std::to_string(c.max_storage_buffer_range));
+    // A slice of nc rows of y spans (nc - 1) * m + mc elements of its binding.
+    const uint64_t nc = std::min({n, cap / (k * 4), 1 + (cap / 4 - mc) / m,
+                                  static_cast<uint64_t>(c.max_workgroup_count[1]) * kCpuMatmulTokens});
+    for (uint64_t n0 = 0; n0 < n; n0 += nc) {
+        const uint64_t nn = std::min(nc, n - n0);
+        uint64_t xo = 0;
+        const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo, 16);
+        for (uint64_t m0 = 0; m0 < m; m0 += mc) {
+            const uint64_t mm = std::min(mc, m - m0);
+            uint64_t wo = 0, yo = 0;
+            const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo, w_align);
+            const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::ReadWrite, yo);
+            if (wo % 16 != 0 || xo % 16 != 0) fail(kOp, "internal: misaligned binding for the CPU matmul kernel");
+            struct {
+                uint32_t m, n, k4, w_off, row_bytes, w_texels, x_off, y_off, ldy, accumulate;
+                uint32_t nib[16];  // the identity table of uniform_id() in the shader
+            } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k / 4),
+                static_cast<uint32_t>(wo), static_cast<uint32_t>(row_bytes), static_cast<uint32_t>((wb.range + 15) / 16),
+                static_cast<uint32_t>(xo / 16), static_cast<uint32_t>(yo / 4), static_cast<uint32_t>(m), 0, {}};
+            for (uint32_t i = 0; i < 16; ++i) p.nib[i] = i;
+            static_assert(sizeof(p) <= 128);
+            const Binding bs[] = {wb, xb, yb};
+            const Groups g{ceil_div(mm, rows), ceil_div(nn, kCpuMatmulTokens), 1};
+            // Chunk by chunk in column order: the first writes y, the others add to it.
+            for (uint64_t ch = 0; ch < k / 256; ++ch) {
+                auto pc = p;
+                pc.w_off += static_cast<uint32_t>(ch * chunk_bytes);
+                pc.x_off += static_cast<uint32_t>(ch * 64);
+                pc.accumulate = ch > 0 ? 1 : 0;
+                s.dispatch_raw(kernel, bs, 3, &pc, sizeof(pc), g, name.c_str());
+            }
+        }
+    }
+}
+
 void run_tiled(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     Device& dev = s.device();
     const Capabilities& c = dev.caps();
@@ -336,13 +404,20 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
     QuantKernel choice = opts.kernel;
     if (choice == QuantKernel::Auto)
         choice = static_cast<uint64_t>(n) <= kGemvMaxRows ? QuantKernel::Gemv : QuantKernel::Tiled;
+    // CPU devices (llvmpipe) take the CPU-shaped kernels where they fit.
+    const bool cpu = s.device().caps().type == DeviceType::Cpu;
+    if (choice == QuantKernel::MatmulCpu || (choice == QuantKernel::Tiled && opts.kernel == QuantKernel::Auto && cpu)) {
+        if (cpu_matmul_fits(s.device(), w, x)) {
+            run_matmul_cpu(s, w, x, y);
+            return;
+        }
+        choice = QuantKernel::Tiled;
+    }
     if (choice == QuantKernel::Tiled) {
         run_tiled(s, w, x, y);
         return;
     }
     const bool dot = use_int_dot(s.device().caps(), opts.int_dot);
-    // CPU devices (llvmpipe) take the CPU-shaped kernel where it fits: 1.6-2x the others there.
-    const bool cpu = s.device().caps().type == DeviceType::Cpu;
     if (choice == QuantKernel::GemvCpu || (choice == QuantKernel::Gemv && opts.kernel == QuantKernel::Auto && cpu)) {
         if (!dot && cpu_gemv_fits(s.device(), w, x)) {
             run_gemv_cpu(s, w, x, y);
@@ -358,6 +433,12 @@ namespace detail {
 bool gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     if (!cpu_gemv_fits(s.device(), w, x)) return false;
     run_gemv_cpu(s, w, x, y);
+    return true;
+}
+
+bool matmul_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
+    if (!cpu_matmul_fits(s.device(), w, x)) return false;
+    run_matmul_cpu(s, w, x, y);
     return true;
 }
 

@@ -20,4 +20,9 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
 // rows; shaderInt64): records it and returns true, else records nothing and returns false.
 bool gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
 
+// shaders/matmul_quant_cpu.comp (any number of rows of x) when it can take the product (q4_0,
+// q8_0 or f16 w; k a multiple of 256; w and x 16-byte aligned): records it and returns true,
+// else records nothing and returns false.
+bool matmul_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
+
 }  // namespace vkml::ops::detail
