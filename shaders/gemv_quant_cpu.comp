@@ -1,8 +1,9 @@
 #version 450
-// Matrix-vector product with q4_0, q8_0, q6_k or f16 weights, one row of X, shaped for SIMD-on-CPU devices
-// (llvmpipe, where a subgroup is one SIMD vector):
-//   part[chunk, row] = sum over the 512 columns of the chunk of x[i] * dequant(w)[row, i]
-//   y[row] = sum over chunks of part[chunk, row]            (gemv_cpu_reduce)
+// Matrix-vector products with q4_0, q8_0, q6_k or f16 weights, shaped for SIMD-on-CPU devices
+// (llvmpipe, where a subgroup is one SIMD vector), for each row t of X (grid z; decode has one,
+// a prompt many):
+//   part[t, chunk, row] = sum over the 512 columns of the chunk of x[t, i] * dequant(w)[row, i]
+//   y[t, row] = sum over chunks of part[t, chunk, row]            (gemv_cpu_reduce)
 //
 // How llvmpipe compiles loads (common/cpu_simd.glsl) shapes it:
 // - each lane owns RPT rows (8 lanes apart) and reads a chunk of each, 16 blocks = 288 bytes
@@ -10,12 +11,14 @@
 //   (RGBA32UI). q4_0 4096x14336 took 7.9 ms with 9 u64vec4 storage-buffer loads per row chunk,
 //   5.0 ms with the texels;
 // - every lane needs the same 512 values of x, read with loads whose address is uniform by
-//   llvmpipe's own test; the chunk index goes through uniform_id();
+//   llvmpipe's own test; the chunk index and the row of x go through uniform_id();
 // - the body is unrolled over compile-time bounds ([[unroll]]), so no loop hides that either,
 //   and every nibble's (byte's) word and bit position is a constant: the masked (shifted) word
 //   converts exactly to q * 2^shift, and x is pre-scaled by 2^-shift once per workgroup (3
 //   vector operations per weight: and or shift, convert, fma).
-// Consecutive workgroups take consecutive chunks of the same rows, so each row streams.
+// Consecutive workgroups take consecutive chunks of the same rows, so each row streams. For a
+// prompt the rows of W are read once per row of x: a kernel that dequantized each weight once
+// for several rows of x measured slower on llvmpipe (docs/quantization.md, session 8).
 // q6_k: a chunk is two 210-byte super-blocks, 420 bytes = 105 words, word aligned but not
 // 16-byte aligned; each lane reads the 28 texels (HALF: 15) from the one its chunk starts in,
 // and moves the words into place with two selects per word (the phase, 0..3 words, differs
@@ -70,13 +73,15 @@ layout(constant_id = 2) const bool PHASED = false;
 
 layout(push_constant) uniform Params {
     uint m;          // rows of W in this dispatch
-    uint chunks;     // k / 512
+    uint chunks;     // chunks of partial sums per row of x: k / 512, one more for a half chunk
     uint w_off;      // bytes from the W binding start to row 0
     uint row_bytes;  // bytes of one W row
     uint w_texels;   // texels of the W binding (q6_k reads up to 2 past its chunk, clamped)
     uint x_off;      // vec4s from the X binding start
     uint part_off;   // elements from the partial-sum binding start
     uint y_off;      // gemv_cpu_reduce: elements from the Y binding start
+    uint x_stride;   // vec4s from one row of X to the next
+    uint ldy;        // gemv_cpu_reduce: elements from one row of Y to the next
     uint nib[16];    // nib[i] = i, see uniform_id()
 } p;
 
@@ -85,11 +90,11 @@ layout(std430, binding = 0) readonly buffer Part { float part[]; };
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 
 void main() {
-    const uint row = gl_GlobalInvocationID.x;
+    const uint row = gl_GlobalInvocationID.x, t = gl_WorkGroupID.z;
     if (row >= p.m) return;
     float s = 0.0;
-    for (uint c = 0u; c < p.chunks; ++c) s += part[p.part_off + c * p.m + row];
-    y[p.y_off + row] = s;
+    for (uint c = 0u; c < p.chunks; ++c) s += part[p.part_off + (t * p.chunks + c) * p.m + row];
+    y[p.y_off + t * p.ldy + row] = s;
 }
 #else
 layout(binding = 0) uniform usamplerBuffer w;  // W as 16-byte texels (RGBA32UI)
@@ -132,7 +137,8 @@ void main() {
     // xs: x scaled by 2^(-8 k) for the byte k of the word its weight's code is put in.
     vec4 xs[64u * NSB];
     float xg[16u * NSB];
-    [[unroll]] for (uint i = 0u; i < 64u * NSB; ++i) xs[i] = x4[p.x_off + chunk * 64u * NSB + i];
+    const uint x0 = p.x_off + uniform_id(gl_WorkGroupID.z) * p.x_stride + chunk * 64u * NSB;
+    [[unroll]] for (uint i = 0u; i < 64u * NSB; ++i) xs[i] = x4[x0 + i];
     [[unroll]] for (uint g = 0u; g < 16u * NSB; ++g) {
         const vec4 t = xs[4u * g] + xs[4u * g + 1u] + xs[4u * g + 2u] + xs[4u * g + 3u];
         xg[g] = 32.0 * (t.x + t.y + t.z + t.w);
@@ -195,7 +201,7 @@ void main() {
             const uint db = 210u * sb + 208u;  // the super-block's f16 d
             acc += unpackHalf2x16(wd[db / 4u] >> (8u * (db % 4u))).x * sacc;
         }
-        if (row < p.m) part[p.part_off + chunk * p.m + row] = acc;
+        if (row < p.m) part[p.part_off + (gl_WorkGroupID.z * p.chunks + chunk) * p.m + row] = acc;
     }
 }
 #else
@@ -209,7 +215,8 @@ void main() {
     // 2^-24).
     vec4 xv[NB * 8u];
     float xs[NB];
-    [[unroll]] for (uint i = 0u; i < NB * 8u; ++i) xv[i] = x4[p.x_off + chunk * NB * 8u + i];
+    const uint x0 = p.x_off + uniform_id(gl_WorkGroupID.z) * p.x_stride + chunk * NB * 8u;
+    [[unroll]] for (uint i = 0u; i < NB * 8u; ++i) xv[i] = x4[x0 + i];
     [[unroll]] for (uint b = 0u; b < NB; ++b) {
 #if F16
         xs[b] = 0.0;
@@ -253,7 +260,7 @@ void main() {
             acc += d * (s.x + s.y + s.z + s.w - xs[b]);
         }
 #endif
-        if (row < p.m) part[p.part_off + chunk * p.m + row] = acc;
+        if (row < p.m) part[p.part_off + (gl_WorkGroupID.z * p.chunks + chunk) * p.m + row] = acc;
     }
 }
 #endif  // Q6_K

@@ -119,15 +119,16 @@ TEST_F(Matmul, F16DecodeKernelForCpuDevices) {
 }
 
 TEST_F(Matmul, F16PromptKernelForCpuDevices) {
-    // f16 weights, more than 8 rows of x, k a multiple of 256: CPU devices (lavapipe) take
-    // shaders/matmul_quant_cpu.comp (one dispatch per 256 columns); odd m and n, one and many
-    // chunks, Llama-2's k = 11008, held to float rounding like the decode kernel.
+    // f16 weights, more than 8 rows of x, k a multiple of 256 of at least 512: CPU devices
+    // (lavapipe) take the decode kernel over the rows of x (k = 768: the kernel, its HALF
+    // variant and the chunk sums); odd m and n, one and many chunks, Llama-2's k = 11008, held
+    // to float rounding.
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         if (!dev->caps().fp16_storage) continue;
         Stream s(*dev);
         uint32_t seed = 500;
-        for (const Case& c : {Case{7, 9, 256}, Case{33, 17, 1536}, Case{65, 12, 11008}, Case{4097, 9, 512}})
+        for (const Case& c : {Case{7, 9, 512}, Case{33, 17, 1536}, Case{65, 12, 11008}, Case{4097, 9, 512}})
             check_case(*dev, s, c, DType::f16, seed += 2, ops::MatmulKernel::Auto, 1e-8);
         if (dev->caps().type == DeviceType::Cpu) {
             Tensor w = Tensor::empty(*dev, DType::f16, {9, 768});

@@ -138,7 +138,7 @@ TEST_F(Runtime, KernelsAreReflectedAndChecked) {
         const uint64_t align = dev->caps().min_texel_offset_alignment;
         EXPECT_GE(dev->caps().max_texel_buffer_elements, 65536u);  // the Vulkan minimum
         if (align > 4) {
-            struct { uint32_t v[24]; } params{};
+            struct { uint32_t v[26]; } params{};  // the kernel's push constants
             const Binding misaligned{a.buffer().get(), a.offset() + align / 2, 64, Access::Read};
             const Binding bs[] = {misaligned, in(a), out(a)};
             EXPECT_VKML_ERROR(s.dispatch_raw(t, bs, 3, &params, sizeof(params), Groups{1, 1, 1}, nullptr),

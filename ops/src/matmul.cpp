@@ -190,11 +190,8 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
         return;
     }
     MatmulKernel choice = opts.kernel;
-    // f16 decode on CPU devices (llvmpipe): the CPU-shaped kernel where it fits (2x and more).
-    // f16 prompts on CPU devices: the CPU-shaped matrix-matrix kernel where it fits.
-    if (choice == MatmulKernel::Auto && f16 && caps.type == DeviceType::Cpu && n > kGemvMaxRows &&
-        detail::matmul_cpu(s, w, x, y))
-        return;
+    // f16 decode and prompts on CPU devices (llvmpipe): the CPU-shaped kernel where it fits (2x
+    // the others and more).
     if (choice == MatmulKernel::Auto && f16 && caps.type == DeviceType::Cpu && detail::gemv_cpu(s, w, x, y)) return;
     if (choice == MatmulKernel::Auto) choice = n <= kGemvMaxRows ? MatmulKernel::Gemv : MatmulKernel::Tiled;
     const Plan plan = choice == MatmulKernel::Tiled

@@ -154,7 +154,7 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
     }
 }
 
-// Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0, q6_k or f16, one row of x,
+// Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0, q6_k or f16, any rows of x,
 // chunks of 512 columns (18, 34 or 64 16-byte texels of each W row; q6_k: 105 words), x 16-byte
 // aligned. W: q4_0, q8_0 and f16 16-byte aligned (whole texels); q6_k 2-byte (blocks' own
 // alignment). k may end in a half chunk (k = 512 c + 256, c >= 1: Llama-2's 11008), which the
@@ -176,7 +176,7 @@ bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
     const bool k_fits = k % 256 == 0 && k >= 512;
     const uint64_t align = t == DType::q6_k ? 2 : 16;
     const bool row_fits = (quant || t == DType::f16) && dtype_bytes(t, static_cast<uint64_t>(k)) <= cpu_w_texel_cap(dev);
-    return row_fits && x.rows() == 1 && k_fits && w.offset() % align == 0 && x.offset() % 16 == 0 &&
+    return row_fits && k_fits && w.offset() % align == 0 && x.offset() % 16 == 0 &&
            dev.caps().subgroup_size >= 1;
 }
 
@@ -184,9 +184,14 @@ bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
 // 8 measured best on llvmpipe (4: 25% slower, 16 and 32: no faster; q6_k: 4 is 15% slower).
 constexpr uint32_t kCpuRowsPerLane = 8;
 
+// Partial sums of the CPU kernel held at once (the rows of x are taken in slices to stay within).
+constexpr uint64_t kCpuPartBytes = 16ull << 20;
+
 void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     Device& dev = s.device();
+    const Capabilities& c = dev.caps();
     const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
+    const uint64_t n = static_cast<uint64_t>(x.rows());
     const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
     const bool q6 = w.dtype() == DType::q6_k;
     // k = 512 chunks + 256: the last 256 columns go to the HALF variant as one more chunk of
@@ -195,7 +200,7 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const uint64_t tail = k % 512, all_chunks = chunks + (tail ? 1 : 0);
     const uint64_t row_align = q6 ? 4 : 16;
     const bool phased = row_bytes % row_align != 0 || w.offset() % row_align != 0;
-    const uint32_t lanes = dev.caps().subgroup_size;
+    const uint32_t lanes = c.subgroup_size;
     const uint64_t rows = uint64_t{lanes} * kCpuRowsPerLane;  // per workgroup
     const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
     const Kernel& kernel = dev.kernel(name, {lanes, kCpuRowsPerLane, phased ? 1u : 0u});
@@ -203,122 +208,60 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const uint64_t w_align = cpu_w_align(dev);
     const uint64_t cap = std::min(window_cap(dev, w_align), cpu_w_texel_cap(dev));
     const uint64_t mc = std::min({m, cap / row_bytes, cap / (all_chunks * 4),
-                                  static_cast<uint64_t>(dev.caps().max_workgroup_count[1]) * rows});
-    if (mc == 0 || cap / (k * 4) == 0 || chunks > dev.caps().max_workgroup_count[0])
+                                  static_cast<uint64_t>(c.max_workgroup_count[1]) * rows});
+    if (mc == 0 || cap / (k * 4) == 0 || chunks > c.max_workgroup_count[0])
         fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
-                      std::to_string(dev.caps().max_storage_buffer_range));
-    // Partial sums per (chunk, row), summed in chunk order by gemv_cpu_reduce (deterministic).
-    const Tensor part = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(all_chunks), static_cast<int64_t>(mc)});
+                      std::to_string(c.max_storage_buffer_range));
+    // Rows of x per slice: their partial sums, x rows and y rows each fit a binding (a slice of
+    // nc rows of y spans (nc - 1) * m + mc elements) and the grid's z.
+    const uint64_t part_row = all_chunks * mc * 4;
+    const uint64_t nc = std::min({n, std::max<uint64_t>(1, std::min(cap, kCpuPartBytes) / part_row), cap / (k * 4),
+                                  1 + (cap / 4 - mc) / m, static_cast<uint64_t>(c.max_workgroup_count[2])});
+    // Partial sums per (row of x, chunk, row of W), summed in chunk order by gemv_cpu_reduce
+    // (deterministic).
+    const Tensor part = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(nc), static_cast<int64_t>(all_chunks * mc)});
     s.hold(part.buffer());
     // The half chunk, columns [512 chunks, k) of each row: the kernel's HALF variant (8 blocks;
     // q6_k: one super-block).
     const std::string half_name = name + "_half";
     const Kernel* half_kernel = tail ? &dev.kernel(half_name, {lanes, kCpuRowsPerLane, phased ? 1u : 0u}) : nullptr;
     const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks);
-    uint64_t xo = 0;
-    const Binding xb = window_binding(dev, x, 0, k * 4, Access::Read, xo);
-    for (uint64_t m0 = 0; m0 < m; m0 += mc) {
-        const uint64_t mm = std::min(mc, m - m0);
-        uint64_t wo = 0, po = 0, yo = 0;
-        const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo, w_align);
-        const Binding pw = window_binding(dev, part, 0, chunks * mm * 4, Access::Write, po);
-        const Binding pr = window_binding(dev, part, 0, all_chunks * mm * 4, Access::Read, po);
-        const Binding yb = window_binding(dev, y, m0 * 4, mm * 4, Access::Write, yo);
-        if (wo % (phased ? row_align / 2 : row_align) != 0 || (phased && !q6) || xo % 16 != 0)
-            fail(kOp, "internal: misaligned binding for the CPU kernel");
-        struct {
-            uint32_t m, chunks, w_off, row_bytes, w_texels, x_off, part_off, y_off;
-            uint32_t nib[16];  // the identity table of uniform_id() in the shader
-        } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(all_chunks), static_cast<uint32_t>(wo),
-            static_cast<uint32_t>(row_bytes), static_cast<uint32_t>((wb.range + 15) / 16), static_cast<uint32_t>(xo / 16),
-            static_cast<uint32_t>(po / 4), static_cast<uint32_t>(yo / 4), {}};
-        for (uint32_t i = 0; i < 16; ++i) p.nib[i] = i;
-        static_assert(sizeof(p) <= 128);
-        const Binding bs[] = {wb, xb, pw};
-        s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), ceil_div(mm, rows), 1},
-                       name.c_str());
-        if (half_kernel) {
-            // The last 256 columns of each row, into partial-sum row `chunks`: chunk 0 of a
-            // dispatch whose W and x start at column 512 chunks.
-            uint64_t tpo = 0;
-            const Binding tp = window_binding(dev, part, chunks * mm * 4, mm * 4, Access::Write, tpo);
-            auto ph = p;
-            ph.w_off += static_cast<uint32_t>(col_bytes);
-            ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
-            ph.part_off = static_cast<uint32_t>(tpo / 4);
-            const Binding hb[] = {wb, xb, tp};
-            s.dispatch_raw(*half_kernel, hb, 3, &ph, sizeof(ph), Groups{1, ceil_div(mm, rows), 1},
-                           half_name.c_str());
-        }
-        const Binding rs[] = {pr, yb};
-        s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), grid_1d(dev, ceil_div(mm, 64)), "gemv_cpu_reduce");
-    }
-}
-
-// Whether shaders/matmul_quant_cpu.comp can take this product: q4_0, q8_0 or f16, k a multiple
-// of 256 (its chunk of columns), W and x 16-byte aligned (every row of such a W is whole texels),
-// a row within maxTexelBufferElements.
-bool cpu_matmul_fits(const Device& dev, const Tensor& w, const Tensor& x) {
-    const DType t = w.dtype();
-    const int64_t k = w.dim(1);
-    return (t == DType::q4_0 || t == DType::q8_0 || t == DType::f16) && k % 256 == 0 && k > 0 &&
-           dtype_bytes(t, static_cast<uint64_t>(k)) <= cpu_w_texel_cap(dev) && w.offset() % 16 == 0 &&
-           x.offset() % 16 == 0 && dev.caps().subgroup_size >= 1;
-}
-
-// Rows of W per lane and tokens per workgroup of the CPU matmul kernel (see the shader for the
-// measurements behind them).
-constexpr uint32_t kCpuMatmulRowsPerLane = 8;
-constexpr uint32_t kCpuMatmulTokens = 1;
-
-void run_matmul_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
-    Device& dev = s.device();
-    const Capabilities& c = dev.caps();
-    const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
-    const uint64_t n = static_cast<uint64_t>(x.rows());
-    const uint64_t row_bytes = dtype_bytes(w.dtype(), k), chunk_bytes = dtype_bytes(w.dtype(), 256);
-    const uint32_t lanes = c.subgroup_size;
-    const uint64_t rows = uint64_t{lanes} * kCpuMatmulRowsPerLane;  // per workgroup
-    const std::string name = "matmul_" + std::string(dtype_name(w.dtype())) + "_cpu";
-    const Kernel& kernel = dev.kernel(name, {lanes, kCpuMatmulRowsPerLane, kCpuMatmulTokens});
-
-    const uint64_t w_align = cpu_w_align(dev);
-    const uint64_t wcap = std::min(window_cap(dev, w_align), cpu_w_texel_cap(dev)), cap = window_cap(dev, 16);
-    const uint64_t mc = std::min({m, wcap / row_bytes, cap / 4, static_cast<uint64_t>(c.max_workgroup_count[0]) * rows});
-    if (mc == 0 || cap / (k * 4) == 0)
-        fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
-                      std::to_string(c.max_storage_buffer_range));
-    // A slice of nc rows of y spans (nc - 1) * m + mc elements of its binding.
-    const uint64_t nc = std::min({n, cap / (k * 4), 1 + (cap / 4 - mc) / m,
-                                  static_cast<uint64_t>(c.max_workgroup_count[1]) * kCpuMatmulTokens});
     for (uint64_t n0 = 0; n0 < n; n0 += nc) {
         const uint64_t nn = std::min(nc, n - n0);
         uint64_t xo = 0;
-        const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo, 16);
+        const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
         for (uint64_t m0 = 0; m0 < m; m0 += mc) {
             const uint64_t mm = std::min(mc, m - m0);
-            uint64_t wo = 0, yo = 0;
+            uint64_t wo = 0, po = 0, yo = 0;
             const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo, w_align);
-            const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::ReadWrite, yo);
-            if (wo % 16 != 0 || xo % 16 != 0) fail(kOp, "internal: misaligned binding for the CPU matmul kernel");
+            const Binding pw = window_binding(dev, part, 0, nn * all_chunks * mm * 4, Access::Write, po);
+            const Binding pr = window_binding(dev, part, 0, nn * all_chunks * mm * 4, Access::Read, po);
+            const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
+            if (wo % (phased ? row_align / 2 : row_align) != 0 || (phased && !q6) || xo % 16 != 0)
+                fail(kOp, "internal: misaligned binding for the CPU kernel");
             struct {
-                uint32_t m, n, k4, w_off, row_bytes, w_texels, x_off, y_off, ldy, accumulate;
+                uint32_t m, chunks, w_off, row_bytes, w_texels, x_off, part_off, y_off, x_stride, ldy;
                 uint32_t nib[16];  // the identity table of uniform_id() in the shader
-            } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k / 4),
-                static_cast<uint32_t>(wo), static_cast<uint32_t>(row_bytes), static_cast<uint32_t>((wb.range + 15) / 16),
-                static_cast<uint32_t>(xo / 16), static_cast<uint32_t>(yo / 4), static_cast<uint32_t>(m), 0, {}};
+            } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(all_chunks), static_cast<uint32_t>(wo),
+                static_cast<uint32_t>(row_bytes), static_cast<uint32_t>((wb.range + 15) / 16),
+                static_cast<uint32_t>(xo / 16), static_cast<uint32_t>(po / 4), static_cast<uint32_t>(yo / 4),
+                static_cast<uint32_t>(k / 4), static_cast<uint32_t>(m), {}};
             for (uint32_t i = 0; i < 16; ++i) p.nib[i] = i;
             static_assert(sizeof(p) <= 128);
-            const Binding bs[] = {wb, xb, yb};
-            const Groups g{ceil_div(mm, rows), ceil_div(nn, kCpuMatmulTokens), 1};
-            // Chunk by chunk in column order: the first writes y, the others add to it.
-            for (uint64_t ch = 0; ch < k / 256; ++ch) {
-                auto pc = p;
-                pc.w_off += static_cast<uint32_t>(ch * chunk_bytes);
-                pc.x_off += static_cast<uint32_t>(ch * 64);
-                pc.accumulate = ch > 0 ? 1 : 0;
-                s.dispatch_raw(kernel, bs, 3, &pc, sizeof(pc), g, name.c_str());
+            const uint32_t rgroups = ceil_div(mm, rows), zn = static_cast<uint32_t>(nn);
+            const Binding bs[] = {wb, xb, pw};
+            s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), rgroups, zn}, name.c_str());
+            if (half_kernel) {
+                // The last 256 columns of each row, into partial-sum chunk `chunks`: chunk 0 of
+                // a dispatch whose W and x start at column 512 chunks.
+                auto ph = p;
+                ph.w_off += static_cast<uint32_t>(col_bytes);
+                ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
+                ph.part_off += static_cast<uint32_t>(chunks * mm);
+                s.dispatch_raw(*half_kernel, bs, 3, &ph, sizeof(ph), Groups{1, rgroups, zn}, half_name.c_str());
             }
+            const Binding rs[] = {pr, yb};
+            s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), Groups{ceil_div(mm, 64), 1, zn}, "gemv_cpu_reduce");
         }
     }
 }
@@ -402,28 +345,24 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
     check_u32(kOp, k, "k");
     check_u32(kOp, static_cast<int64_t>(static_cast<uint64_t>(n) * static_cast<uint64_t>(k)), "n * k");
     QuantKernel choice = opts.kernel;
-    if (choice == QuantKernel::Auto)
-        choice = static_cast<uint64_t>(n) <= kGemvMaxRows ? QuantKernel::Gemv : QuantKernel::Tiled;
-    // CPU devices (llvmpipe) take the CPU-shaped kernels where they fit.
-    const bool cpu = s.device().caps().type == DeviceType::Cpu;
-    if (choice == QuantKernel::MatmulCpu || (choice == QuantKernel::Tiled && opts.kernel == QuantKernel::Auto && cpu)) {
-        if (cpu_matmul_fits(s.device(), w, x)) {
-            run_matmul_cpu(s, w, x, y);
-            return;
-        }
-        choice = QuantKernel::Tiled;
-    }
-    if (choice == QuantKernel::Tiled) {
-        run_tiled(s, w, x, y);
-        return;
-    }
-    const bool dot = use_int_dot(s.device().caps(), opts.int_dot);
-    if (choice == QuantKernel::GemvCpu || (choice == QuantKernel::Gemv && opts.kernel == QuantKernel::Auto && cpu)) {
-        if (!dot && cpu_gemv_fits(s.device(), w, x)) {
+    const Capabilities& caps = s.device().caps();
+    const bool dot = use_int_dot(caps, opts.int_dot);
+    // CPU devices (llvmpipe) take the CPU-shaped kernel where it fits, for decode (unless the
+    // integer-dot path is asked for) and prompts: 3-10x the other kernels there.
+    const bool cpu_auto = choice == QuantKernel::Auto && caps.type == DeviceType::Cpu &&
+                          (static_cast<uint64_t>(n) > kGemvMaxRows || !dot);
+    if (cpu_auto || (choice == QuantKernel::GemvCpu && !dot)) {
+        if (cpu_gemv_fits(s.device(), w, x)) {
             run_gemv_cpu(s, w, x, y);
             return;
         }
-        choice = QuantKernel::Gemv;
+    }
+    if (choice == QuantKernel::GemvCpu) choice = QuantKernel::Gemv;
+    if (choice == QuantKernel::Auto)
+        choice = static_cast<uint64_t>(n) <= kGemvMaxRows ? QuantKernel::Gemv : QuantKernel::Tiled;
+    if (choice == QuantKernel::Tiled) {
+        run_tiled(s, w, x, y);
+        return;
     }
     run_gemv(s, w, x, y, choice, dot);
 }
@@ -433,12 +372,6 @@ namespace detail {
 bool gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     if (!cpu_gemv_fits(s.device(), w, x)) return false;
     run_gemv_cpu(s, w, x, y);
-    return true;
-}
-
-bool matmul_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
-    if (!cpu_matmul_fits(s.device(), w, x)) return false;
-    run_matmul_cpu(s, w, x, y);
     return true;
 }
 

@@ -15,14 +15,10 @@ namespace vkml::ops::detail {
 // are checked by the caller (ops::matmul); this checks the quantized layout.
 void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
 
-// y = x w^T with shaders/gemv_quant_cpu.comp (the matrix-vector kernel for SIMD-on-CPU devices)
-// when it can take the product (q4_0, q8_0 or f16 w; one row of x; k a multiple of 512; aligned
-// rows; shaderInt64): records it and returns true, else records nothing and returns false.
+// y = x w^T with shaders/gemv_quant_cpu.comp (the matrix-vector kernel for SIMD-on-CPU devices,
+// one product per row of x) when it can take the product (q4_0, q8_0, q6_k or f16 w; k a
+// multiple of 256 of at least 512; aligned rows): records it and returns true, else records
+// nothing and returns false.
 bool gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
-
-// shaders/matmul_quant_cpu.comp (any number of rows of x) when it can take the product (q4_0,
-// q8_0 or f16 w; k a multiple of 256; w and x 16-byte aligned): records it and returns true,
-// else records nothing and returns false.
-bool matmul_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
 
 }  // namespace vkml::ops::detail

@@ -26,19 +26,17 @@ Tensor quantize_on_host(Device& dev, DType t, const Shape& shape, const float* d
 // Which kernel ops::matmul runs for quantized weights. Auto is right for users; the others let
 // tests and benchmarks reach every path on any device.
 enum class QuantKernel {
-    Auto,        // matrix-vector for n <= 8, tiled otherwise (CPU devices: the CPU-shaped kernels)
+    Auto,        // matrix-vector for n <= 8, tiled otherwise; on CPU devices the CPU-shaped
+                 // kernel where it fits (for n <= 8 unless the integer-dot path is on)
     Gemv,          // matrix-vector for any n (chunks of 8 rows of x): subgroup if able, else shared
     GemvSubgroup,  // matrix-vector, rows split over a subgroup, subgroupAdd (falls back to shared)
     GemvShared,    // matrix-vector, rows split over threads, shared-memory reduction
     GemvRows,      // matrix-vector, whole rows per invocation (uniform X loads, no reduction)
-    GemvCpu,       // matrix-vector shaped for SIMD-on-CPU devices (llvmpipe; Auto picks it on
-                   // CPU devices): q4_0/q8_0/q6_k, one row of x, k a multiple of 256 of at least
-                   // 512, W 16-byte (q6_k: 2-byte) and x 16-byte aligned; anything else falls
+    GemvCpu,       // matrix-vector shaped for SIMD-on-CPU devices (llvmpipe), one product per row
+                   // of x: q4_0/q8_0/q6_k, k a multiple of 256 of at least 512, W 16-byte (q6_k:
+                   // 2-byte) and x 16-byte aligned; anything else (or the integer-dot path) falls
                    // back to Gemv
     Tiled,       // tiled, W tiles dequantized into shared memory
-    MatmulCpu,   // matrix-matrix shaped for SIMD-on-CPU devices (Auto picks it on CPU devices for
-                 // n > 8): q4_0/q8_0 (ops::matmul: f16 too), k a multiple of 256, W and x 16-byte
-                 // aligned; anything else falls back to Tiled
 };
 // The integer dot-product path of the matrix-vector kernel (x quantized to 8-bit blocks, 4 x
 // 8-bit packed dot products). Auto: used when caps().integer_dot_product_accelerated, or when
