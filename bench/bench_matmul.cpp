@@ -1,5 +1,7 @@
 // Matrix products: the matrix-vector kernel is memory-bound (GB/s of W and copy_frac are the
 // figures of merit), the tiled kernel compute-bound (GFLOP/s and fma_frac).
+#include <utility>
+
 #include "bench_common.hpp"
 #include "vkml/ops/matmul.hpp"
 
@@ -38,10 +40,14 @@ const bool registered = [] {
     // a 32000-token vocabulary projection.
     for (int64_t m : {int64_t{14336}, int64_t{32000}})
         register_matmul("gemv/f16/" + std::to_string(m) + "x4096/auto", DType::f16, m, 1, 4096, MatmulKernel::Auto);
-    // Prefill: n x m x k = 512 x 4096 x 4096, the tiled kernel (what Auto picks for n > 8), and
-    // the matrix-vector kernel over 8-row chunks of x for comparison.
+    // Prefill: n x m x k = 512 x 4096 x 4096, the tiled kernel (what Auto picks for n > 8 on
+    // GPUs), Auto (CPU devices: the CPU-shaped kernel) on the four decode shapes, and the
+    // matrix-vector kernel over 8-row chunks of x for comparison.
     register_matmul("matmul/f16/512x4096x4096/tiled", DType::f16, 4096, 512, 4096, MatmulKernel::Tiled);
-    register_matmul("matmul/f16/512x4096x4096/auto", DType::f16, 4096, 512, 4096, MatmulKernel::Auto);
+    for (const auto& [m, k] : {std::pair{int64_t{4096}, int64_t{4096}}, std::pair{int64_t{4096}, int64_t{14336}},
+                               std::pair{int64_t{14336}, int64_t{4096}}, std::pair{int64_t{32000}, int64_t{4096}}})
+        register_matmul("matmul/f16/512x" + std::to_string(m) + "x" + std::to_string(k) + "/auto", DType::f16, m, 512,
+                        k, MatmulKernel::Auto);
     register_matmul("matmul/f16/512x4096x4096/gemv", DType::f16, 4096, 512, 4096, MatmulKernel::Gemv);
     register_matmul("matmul/f32/512x4096x4096/tiled", DType::f32, 4096, 512, 4096, MatmulKernel::Tiled);
     return true;

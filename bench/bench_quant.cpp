@@ -62,9 +62,12 @@ const bool registered = [] {
             register_case("gemv/" + ts + "/4096x14336/" + fname, t, 4096, 1, 14336, {.kernel = kernel, .int_dot = ops::IntDot::Off});
         register_case("gemv/" + ts + "/4096x14336/int_dot", t, 4096, 1, 14336, {.int_dot = ops::IntDot::On});
         register_case("gemv/" + ts + "/4096x4096/n8", t, 4096, 8, 4096, {});
-        // Prefill: 512 tokens on 4096 x 4096.
+        // Prefill: 512 tokens, the tiled kernel on 4096 x 4096 and Auto (CPU devices: the
+        // CPU-shaped kernel) on every shape.
         register_case("matmul/" + ts + "/512x4096x4096/tiled", t, 4096, 512, 4096, {.kernel = ops::QuantKernel::Tiled});
-        register_case("matmul/" + ts + "/512x4096x4096/auto", t, 4096, 512, 4096, {});
+        for (const auto& sh : shapes)
+            register_case("matmul/" + ts + "/512x" + std::to_string(sh.m) + "x" + std::to_string(sh.k) + "/auto", t, sh.m,
+                          512, sh.k, {});
     }
     return true;
 }();
