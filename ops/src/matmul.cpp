@@ -214,22 +214,17 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
     if (cap / (uk * 4) == 0)
         fail(kOp, "one row of x " + x.describe() + " exceeds maxStorageBufferRange " + std::to_string(caps.max_storage_buffer_range));
 
-    for (uint64_t n0 = 0; n0 < un; n0 += nc) {
-        const uint64_t nn = std::min(nc, un - n0);
+    for_each_slice(un, nc, um, mc, [&](uint64_t n0, uint64_t nn, uint64_t m0, uint64_t mm) {
         const auto [xb, x_off] = bind_range(dev, x, n0 * uk * 4, nn * uk * 4, 4, Access::Read);
-        for (uint64_t m0 = 0; m0 < um; m0 += mc) {
-            const uint64_t mm = std::min(mc, um - m0);
-            const auto [wbind, w_off] = bind_range(dev, w, m0 * uk * wb, mm * uk * wb, wb, Access::Read);
-            const auto [yb, y_off] =
-                bind_range(dev, y, (n0 * um + m0) * 4, ((nn - 1) * um + mm) * 4, 4, Access::Write);
-            const MatmulParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn),
-                                 static_cast<uint32_t>(k), w_off, x_off, y_off, static_cast<uint32_t>(m), 0};
-            const Groups groups = plan.gemv ? grid_1d(dev, ceil_div(mm, plan.group_m))
-                                            : Groups{ceil_div(mm, plan.group_m), ceil_div(nn, plan.group_n), 1};
-            const Binding bindings[] = {wbind, xb, yb};
-            s.dispatch_raw(*plan.kernel, bindings, 3, &p, sizeof(p), groups, plan.gemv ? "gemv" : "matmul");
-        }
-    }
+        const auto [wbind, w_off] = bind_range(dev, w, m0 * uk * wb, mm * uk * wb, wb, Access::Read);
+        const auto [yb, y_off] = bind_range(dev, y, (n0 * um + m0) * 4, ((nn - 1) * um + mm) * 4, 4, Access::Write);
+        const MatmulParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn),
+                             static_cast<uint32_t>(k), w_off, x_off, y_off, static_cast<uint32_t>(m), 0};
+        const Groups groups = plan.gemv ? grid_1d(dev, ceil_div(mm, plan.group_m))
+                                        : Groups{ceil_div(mm, plan.group_m), ceil_div(nn, plan.group_n), 1};
+        const Binding bindings[] = {wbind, xb, yb};
+        s.dispatch_raw(*plan.kernel, bindings, 3, &p, sizeof(p), groups, plan.gemv ? "gemv" : "matmul");
+    });
 }
 
 }  // namespace vkml::ops

@@ -123,9 +123,8 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
         }
     }
 
-    for (uint64_t n0 = 0; n0 < n; n0 += xc) {
-        const uint64_t nn = std::min(xc, n - n0);
-        uint64_t xo = 0, xdo = 0;
+    for_each_slice(n, xc, m, mc, [&](uint64_t n0, uint64_t nn, uint64_t m0, uint64_t mm) {
+        uint64_t xo = 0, xdo = 0, wo = 0, yo = 0;
         Binding xb, xdb;
         if (dot) {
             xb = window_binding(dev, xq, n0 * k, nn * k, Access::Read, xo);
@@ -133,25 +132,20 @@ void run_gemv(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, Quan
         } else {
             xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
         }
-        for (uint64_t m0 = 0; m0 < m; m0 += mc) {
-            const uint64_t mm = std::min(mc, m - m0);
-            uint64_t wo = 0, yo = 0;
-            const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
-            const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
-            const GemvParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k),
-                               static_cast<uint32_t>(wo), static_cast<uint32_t>(xo / 4), static_cast<uint32_t>(yo / 4),
-                               static_cast<uint32_t>(m), static_cast<uint32_t>(row_bytes),
-                               static_cast<uint32_t>(xdo / 4)};
-            const Groups g = grid_1d(dev, ceil_div(mm, rows));
-            if (dot) {
-                const Binding bs[] = {wb, xb, xdb, yb};
-                s.dispatch_raw(kernel, bs, 4, &p, sizeof(p), g, "gemv_quant_dot");
-            } else {
-                const Binding bs[] = {wb, xb, yb};
-                s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), g, "gemv_quant");
-            }
+        const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
+        const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
+        const GemvParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k),
+                           static_cast<uint32_t>(wo), static_cast<uint32_t>(xo / 4), static_cast<uint32_t>(yo / 4),
+                           static_cast<uint32_t>(m), static_cast<uint32_t>(row_bytes), static_cast<uint32_t>(xdo / 4)};
+        const Groups g = grid_1d(dev, ceil_div(mm, rows));
+        if (dot) {
+            const Binding bs[] = {wb, xb, xdb, yb};
+            s.dispatch_raw(kernel, bs, 4, &p, sizeof(p), g, "gemv_quant_dot");
+        } else {
+            const Binding bs[] = {wb, xb, yb};
+            s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), g, "gemv_quant");
         }
-    }
+    });
 }
 
 // Whether shaders/gemv_quant_cpu.comp can take this product: q4_0, q8_0, q6_k or f16, any rows of x,
@@ -226,44 +220,39 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const std::string half_name = name + "_half";
     const Kernel* half_kernel = tail ? &dev.kernel(half_name, {lanes, kCpuRowsPerLane, phased ? 1u : 0u}) : nullptr;
     const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks);
-    for (uint64_t n0 = 0; n0 < n; n0 += nc) {
-        const uint64_t nn = std::min(nc, n - n0);
-        uint64_t xo = 0;
+    for_each_slice(n, nc, m, mc, [&](uint64_t n0, uint64_t nn, uint64_t m0, uint64_t mm) {
+        uint64_t xo = 0, wo = 0, po = 0, yo = 0;
         const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
-        for (uint64_t m0 = 0; m0 < m; m0 += mc) {
-            const uint64_t mm = std::min(mc, m - m0);
-            uint64_t wo = 0, po = 0, yo = 0;
-            const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo, w_align);
-            const Binding pw = window_binding(dev, part, 0, nn * all_chunks * mm * 4, Access::Write, po);
-            const Binding pr = window_binding(dev, part, 0, nn * all_chunks * mm * 4, Access::Read, po);
-            const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
-            if (wo % (phased ? row_align / 2 : row_align) != 0 || (phased && !q6) || xo % 16 != 0)
-                fail(kOp, "internal: misaligned binding for the CPU kernel");
-            struct {
-                uint32_t m, chunks, w_off, row_bytes, w_texels, x_off, part_off, y_off, x_stride, ldy;
-                uint32_t nib[16];  // the identity table of uniform_id() in the shader
-            } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(all_chunks), static_cast<uint32_t>(wo),
-                static_cast<uint32_t>(row_bytes), static_cast<uint32_t>((wb.range + 15) / 16),
-                static_cast<uint32_t>(xo / 16), static_cast<uint32_t>(po / 4), static_cast<uint32_t>(yo / 4),
-                static_cast<uint32_t>(k / 4), static_cast<uint32_t>(m), {}};
-            for (uint32_t i = 0; i < 16; ++i) p.nib[i] = i;
-            static_assert(sizeof(p) <= 128);
-            const uint32_t rgroups = ceil_div(mm, rows), zn = static_cast<uint32_t>(nn);
-            const Binding bs[] = {wb, xb, pw};
-            s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), rgroups, zn}, name.c_str());
-            if (half_kernel) {
-                // The last 256 columns of each row, into partial-sum chunk `chunks`: chunk 0 of
-                // a dispatch whose W and x start at column 512 chunks.
-                auto ph = p;
-                ph.w_off += static_cast<uint32_t>(col_bytes);
-                ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
-                ph.part_off += static_cast<uint32_t>(chunks * mm);
-                s.dispatch_raw(*half_kernel, bs, 3, &ph, sizeof(ph), Groups{1, rgroups, zn}, half_name.c_str());
-            }
-            const Binding rs[] = {pr, yb};
-            s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), Groups{ceil_div(mm, 64), 1, zn}, "gemv_cpu_reduce");
+        const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo, w_align);
+        const Binding pw = window_binding(dev, part, 0, nn * all_chunks * mm * 4, Access::Write, po);
+        const Binding pr = window_binding(dev, part, 0, nn * all_chunks * mm * 4, Access::Read, po);
+        const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
+        if (wo % (phased ? row_align / 2 : row_align) != 0 || (phased && !q6) || xo % 16 != 0)
+            fail(kOp, "internal: misaligned binding for the CPU kernel");
+        struct {
+            uint32_t m, chunks, w_off, row_bytes, w_texels, x_off, part_off, y_off, x_stride, ldy;
+            uint32_t nib[16];  // the identity table of uniform_id() in the shader
+        } p{static_cast<uint32_t>(mm), static_cast<uint32_t>(all_chunks), static_cast<uint32_t>(wo),
+            static_cast<uint32_t>(row_bytes), static_cast<uint32_t>((wb.range + 15) / 16),
+            static_cast<uint32_t>(xo / 16), static_cast<uint32_t>(po / 4), static_cast<uint32_t>(yo / 4),
+            static_cast<uint32_t>(k / 4), static_cast<uint32_t>(m), {}};
+        for (uint32_t i = 0; i < 16; ++i) p.nib[i] = i;
+        static_assert(sizeof(p) <= 128);
+        const uint32_t rgroups = ceil_div(mm, rows), zn = static_cast<uint32_t>(nn);
+        const Binding bs[] = {wb, xb, pw};
+        s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{static_cast<uint32_t>(chunks), rgroups, zn}, name.c_str());
+        if (half_kernel) {
+            // The last 256 columns of each row, into partial-sum chunk `chunks`: chunk 0 of
+            // a dispatch whose W and x start at column 512 chunks.
+            auto ph = p;
+            ph.w_off += static_cast<uint32_t>(col_bytes);
+            ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
+            ph.part_off += static_cast<uint32_t>(chunks * mm);
+            s.dispatch_raw(*half_kernel, bs, 3, &ph, sizeof(ph), Groups{1, rgroups, zn}, half_name.c_str());
         }
-    }
+        const Binding rs[] = {pr, yb};
+        s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), Groups{ceil_div(mm, 64), 1, zn}, "gemv_cpu_reduce");
+    });
 }
 
 void run_tiled(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
@@ -295,23 +284,18 @@ void run_tiled(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
         fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
                       std::to_string(c.max_storage_buffer_range));
     const uint64_t nc = std::min({n, cap / (k * 4), cap / (m * 4), static_cast<uint64_t>(c.max_workgroup_count[1]) * t->bn});
-    for (uint64_t n0 = 0; n0 < n; n0 += nc) {
-        const uint64_t nn = std::min(nc, n - n0);
-        uint64_t xo = 0;
+    for_each_slice(n, nc, m, mc, [&](uint64_t n0, uint64_t nn, uint64_t m0, uint64_t mm) {
+        uint64_t xo = 0, wo = 0, yo = 0;
         const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
-        for (uint64_t m0 = 0; m0 < m; m0 += mc) {
-            const uint64_t mm = std::min(mc, m - m0);
-            uint64_t wo = 0, yo = 0;
-            const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
-            const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
-            const TiledParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k),
-                                static_cast<uint32_t>(wo), static_cast<uint32_t>(xo / 4), static_cast<uint32_t>(yo / 4),
-                                static_cast<uint32_t>(m), static_cast<uint32_t>(row_bytes)};
-            const Binding bs[] = {wb, xb, yb};
-            s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{ceil_div(mm, t->bm), ceil_div(nn, t->bn), 1},
-                           "matmul_quant");
-        }
-    }
+        const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo);
+        const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
+        const TiledParams p{static_cast<uint32_t>(mm), static_cast<uint32_t>(nn), static_cast<uint32_t>(k),
+                            static_cast<uint32_t>(wo), static_cast<uint32_t>(xo / 4), static_cast<uint32_t>(yo / 4),
+                            static_cast<uint32_t>(m), static_cast<uint32_t>(row_bytes)};
+        const Binding bs[] = {wb, xb, yb};
+        s.dispatch_raw(kernel, bs, 3, &p, sizeof(p), Groups{ceil_div(mm, t->bm), ceil_div(nn, t->bn), 1},
+                       "matmul_quant");
+    });
 }
 
 }  // namespace

@@ -108,4 +108,13 @@ inline uint64_t window_cap(const Device& dev, uint64_t min_align = 4) {
     return range > align + 4 ? range - align - 4 : 0;
 }
 
+// The slices of a product y[n, m] = x[n, k] w[m, k]^T whose bindings each fit: f(n0, nn, m0, mm)
+// for rows [n0, n0 + nn) of x and y (nc at a time, the outer loop) and rows [m0, m0 + mm) of W
+// (columns of y; mc at a time).
+template <class F>
+void for_each_slice(uint64_t n, uint64_t nc, uint64_t m, uint64_t mc, F&& f) {
+    for (uint64_t n0 = 0; n0 < n; n0 += nc)
+        for (uint64_t m0 = 0; m0 < m; m0 += mc) f(n0, std::min(nc, n - n0), m0, std::min(mc, m - m0));
+}
+
 }  // namespace vkml::ops::detail
