@@ -1,5 +1,7 @@
 // ops::matmul (f32 and f16 weights; matrix-vector and tiled paths) against ops/reference, on
 // round and odd shapes, with tensors split over a lowered storage-buffer range, and bad input.
+#include <tuple>
+
 #include "vkml/ops/matmul.hpp"
 #include "vkml/reference/matmul.hpp"
 #include "vkml_test.hpp"
@@ -91,52 +93,31 @@ TEST_F(Matmul, LongReductions) {
     }
 }
 
-TEST_F(Matmul, F16DecodeKernelForCpuDevices) {
-    // f16 weights, one row of x, k a multiple of 256 of at least 512: CPU devices (lavapipe) take
-    // shaders/gemv_quant_cpu.comp (two dispatches: the kernel and its chunk sum; k = 512 c + 256
-    // adds a third, the last 256 columns through its HALF variant); odd m, one and many chunks,
-    // Llama-2's k = 11008. The weights are exact halves and the kernel sums them in float, so it
-    // is held to float rounding (NMSE 1e-8), not the 5e-4 of a lossy path.
+TEST_F(Matmul, F16KernelForCpuDevices) {
+    // f16 weights, k a multiple of 256 of at least 512: CPU devices (lavapipe) take
+    // shaders/gemv_quant_cpu.comp for any rows of x (two dispatches: the kernel and its chunk
+    // sum; k = 512 c + 256 adds a third, the last 256 columns through its HALF variant); odd m
+    // and n, one and many chunks, Llama-2's k = 11008. The weights are exact halves and the
+    // kernel sums them in float, so it is held to float rounding (NMSE 1e-8), not the 5e-4 of a
+    // lossy path.
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         if (!dev->caps().fp16_storage) continue;
         Stream s(*dev);
         uint32_t seed = 400;
         for (const Case& c : {Case{1, 1, 512}, Case{7, 1, 1536}, Case{65, 1, 4096}, Case{4097, 1, 512},
-                              Case{7, 1, 768}, Case{65, 1, 11008}, Case{4097, 1, 1280}})
+                              Case{7, 1, 768}, Case{65, 1, 11008}, Case{4097, 1, 1280}, Case{7, 9, 512},
+                              Case{33, 17, 1536}, Case{65, 12, 11008}, Case{4097, 9, 512}})
             check_case(*dev, s, c, DType::f16, seed += 2, ops::MatmulKernel::Auto, 1e-8);
         if (dev->caps().type == DeviceType::Cpu) {
-            for (const auto& [k, dispatches] : {std::pair{1024, 2u}, std::pair{768, 3u}}) {
+            for (const auto& [n, k, dispatches] : {std::tuple{1, 1024, 2u}, std::tuple{1, 768, 3u}, std::tuple{20, 768, 3u}}) {
                 Tensor w = Tensor::empty(*dev, DType::f16, {9, k});
-                Tensor x = Tensor::empty(*dev, DType::f32, {1, k}), y = Tensor::empty(*dev, DType::f32, {1, 9});
+                Tensor x = Tensor::empty(*dev, DType::f32, {n, k}), y = Tensor::empty(*dev, DType::f32, {n, 9});
                 Stream counted(*dev);
                 ops::matmul(counted, w, x, y);
                 EXPECT_EQ(counted.dispatch_count(), dispatches);
                 counted.finish();
             }
-        }
-    }
-}
-
-TEST_F(Matmul, F16PromptKernelForCpuDevices) {
-    // f16 weights, more than 8 rows of x, k a multiple of 256 of at least 512: CPU devices
-    // (lavapipe) take the decode kernel over the rows of x (k = 768: the kernel, its HALF
-    // variant and the chunk sums); odd m and n, one and many chunks, Llama-2's k = 11008, held
-    // to float rounding.
-    for (const auto& dev : devices()) {
-        SCOPED_TRACE(dev->caps().name);
-        if (!dev->caps().fp16_storage) continue;
-        Stream s(*dev);
-        uint32_t seed = 500;
-        for (const Case& c : {Case{7, 9, 512}, Case{33, 17, 1536}, Case{65, 12, 11008}, Case{4097, 9, 512}})
-            check_case(*dev, s, c, DType::f16, seed += 2, ops::MatmulKernel::Auto, 1e-8);
-        if (dev->caps().type == DeviceType::Cpu) {
-            Tensor w = Tensor::empty(*dev, DType::f16, {9, 768});
-            Tensor x = Tensor::empty(*dev, DType::f32, {20, 768}), y = Tensor::empty(*dev, DType::f32, {20, 9});
-            Stream counted(*dev);
-            ops::matmul(counted, w, x, y);
-            EXPECT_EQ(counted.dispatch_count(), 3u);
-            counted.finish();
         }
     }
 }

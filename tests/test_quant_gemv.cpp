@@ -45,6 +45,23 @@ std::vector<int64_t> ks(DType t) {
     return {32, 96, 1024};
 }
 
+// The CPU-shaped kernel, forced; it dequantizes every weight exactly, so it is held to float
+// rounding (NMSE 1e-8; one weight off by one step is ~1e-5), not the 5e-4 of a lossy path.
+const ops::QuantMatmulOptions kCpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
+constexpr double kExact = 1e-8;
+
+// Dispatches one product of t weights [9, k] with n rows of x records (opts null: ops::matmul).
+uint32_t dispatches(Device& dev, DType t, int64_t n, int64_t k, const ops::QuantMatmulOptions* opts) {
+    Tensor w = Tensor::empty(dev, t, {9, k});
+    Tensor x = Tensor::empty(dev, DType::f32, {n, k}), y = Tensor::empty(dev, DType::f32, {n, 9});
+    Stream counted(dev);
+    if (opts) ops::matmul_quantized(counted, w, x, y, *opts);
+    else ops::matmul(counted, w, x, y);
+    const uint32_t count = counted.dispatch_count();
+    counted.finish();
+    return count;
+}
+
 TEST_F(QuantGemv, MatchesReference) {
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
@@ -84,66 +101,60 @@ TEST_F(QuantGemv, CpuShapedKernel) {
     // mid-buffer; a half chunk at the end (k = 768, and Llama-2's 11008: the last 256 columns
     // through the HALF variant; q4_0/q8_0 rows 16-byte aligned, q6_k rows 2-byte aligned, the
     // PHASED variant); q6_k W 2 bytes into a word with rows of whole words (every row PHASED);
-    // the last row's texels past the binding clamped. It dequantizes every weight exactly, so it
-    // is held to float rounding (NMSE 1e-8; one weight off by one step is ~1e-5), not the 5e-4 of
-    // a lossy path. Shapes it does not take fall back to the other kernels.
-    const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
-    constexpr double kExact = 1e-8;
+    // the last row's texels past the binding clamped; held to kExact. Shapes it does not take
+    // fall back to the other kernels.
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);
         uint32_t seed = 200;
         for (DType t : {DType::q4_0, DType::q8_0, DType::q6_k})
             for (const Case& c : {Case{1, 1, 512}, Case{7, 1, 1536}, Case{65, 1, 14336}, Case{4097, 1, 512}})
-                check(*dev, s, t, c, seed += 2, &cpu, 0, kExact);
-        for (int64_t rows : {1, 3, 5}) check(*dev, s, DType::q6_k, {19, 1, 1024}, seed += 2, &cpu, rows * 1024, kExact);
-        check(*dev, s, DType::q4_0, {19, 1, 1024}, seed += 2, &cpu, 3 * 1024, kExact);
+                check(*dev, s, t, c, seed += 2, &kCpu, 0, kExact);
+        for (int64_t rows : {1, 3, 5}) check(*dev, s, DType::q6_k, {19, 1, 1024}, seed += 2, &kCpu, rows * 1024, kExact);
+        check(*dev, s, DType::q4_0, {19, 1, 1024}, seed += 2, &kCpu, 3 * 1024, kExact);
         for (DType t : {DType::q4_0, DType::q8_0, DType::q6_k})
             for (const Case& c : {Case{7, 1, 768}, Case{65, 1, 11008}, Case{1, 1, 1280}})
-                check(*dev, s, t, c, seed += 2, &cpu, c.k, kExact);
-        check(*dev, s, DType::q6_k, {9, 1, 1024}, seed += 2, &cpu, 256, kExact);  // W 210 bytes in
+                check(*dev, s, t, c, seed += 2, &kCpu, c.k, kExact);
+        check(*dev, s, DType::q6_k, {9, 1, 1024}, seed += 2, &kCpu, 256, kExact);  // W 210 bytes in
         // It really runs: the kernel and its chunk reduction, two dispatches (a half chunk at the
         // end: three).
-        for (const auto& [t, k, dispatches] : {std::tuple{DType::q4_0, 1024, 2u}, std::tuple{DType::q6_k, 1024, 2u},
-                                               std::tuple{DType::q8_0, 768, 3u}, std::tuple{DType::q6_k, 768, 3u}}) {
-            Tensor w = Tensor::empty(*dev, t, {9, k});
-            Tensor x = Tensor::empty(*dev, DType::f32, {1, k}), y = Tensor::empty(*dev, DType::f32, {1, 9});
-            Stream counted(*dev);
-            ops::matmul_quantized(counted, w, x, y, cpu);
-            EXPECT_EQ(counted.dispatch_count(), dispatches);
-            counted.finish();
-        }
-        for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 256}}) check(*dev, s, DType::q4_0, c, seed += 2, &cpu);
-        check(*dev, s, DType::q6_k, {7, 1, 256}, seed += 2, &cpu);
+        for (const auto& [t, k, count] : {std::tuple{DType::q4_0, 1024, 2u}, std::tuple{DType::q6_k, 1024, 2u},
+                                          std::tuple{DType::q8_0, 768, 3u}, std::tuple{DType::q6_k, 768, 3u}})
+            EXPECT_EQ(dispatches(*dev, t, 1, k, &kCpu), count);
+        for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 256}}) check(*dev, s, DType::q4_0, c, seed += 2, &kCpu);
+        check(*dev, s, DType::q6_k, {7, 1, 256}, seed += 2, &kCpu);
+    }
+    for (const auto& d : devices()) {
+        // 64 KiB bindings: 300 rows of 1024 q4_0 (576 bytes; q8_0: 1088; q6_k: 840) over several
+        // dispatches; q6_k's last row ends inside a binding, not on a 32-byte vector.
+        auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 16});
+        Stream s(*dev);
+        check(*dev, s, DType::q4_0, {300, 1, 1024}, 11, &kCpu, 0, kExact);
+        check(*dev, s, DType::q8_0, {300, 1, 1024}, 13, &kCpu, 0, kExact);
+        check(*dev, s, DType::q6_k, {300, 1, 1024}, 15, &kCpu, 1024, kExact);
+        check(*dev, s, DType::q4_0, {200, 1, 1280}, 17, &kCpu, 1280, kExact);
+        check(*dev, s, DType::q6_k, {200, 1, 1280}, 19, &kCpu, 1280, kExact);
     }
 }
 
 TEST_F(QuantGemv, CpuShapedKernelTakesPrompts) {
     // The same kernel over many rows of x (the grid's z; a prompt): Auto takes it for any n on
     // CPU devices. Odd n, one chunk and many, half chunks, q6_k rows at every phase, W mid-buffer,
-    // held to float rounding; rows of x, W and partial sums split over a lowered buffer range.
-    const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
-    constexpr double kExact = 1e-8;
+    // held to kExact; rows of x, W and partial sums split over a lowered buffer range.
     for (const auto& dev : devices()) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);
         uint32_t seed = 600;
         for (DType t : {DType::q4_0, DType::q8_0, DType::q6_k}) {
             for (const Case& c : {Case{7, 2, 1024}, Case{33, 19, 1536}, Case{65, 70, 11008}, Case{4097, 9, 512}})
-                check(*dev, s, t, c, seed += 2, &cpu, 0, kExact);
-            check(*dev, s, t, {19, 11, 1280}, seed += 2, &cpu, 1280, kExact);
+                check(*dev, s, t, c, seed += 2, &kCpu, 0, kExact);
+            check(*dev, s, t, {19, 11, 1280}, seed += 2, &kCpu, 1280, kExact);
             check(*dev, s, t, {19, 12, 1024}, seed += 2, nullptr, 0, kExact);  // Auto
         }
         if (dev->caps().type == DeviceType::Cpu) {
             // Auto on a CPU device: the kernel and its chunk sums (a half chunk: three dispatches).
-            for (const auto& [n, k, dispatches] : {std::tuple{20, 1024, 2u}, std::tuple{20, 768, 3u}, std::tuple{4, 1024, 2u}}) {
-                Tensor w = Tensor::empty(*dev, DType::q4_0, {9, k});
-                Tensor x = Tensor::empty(*dev, DType::f32, {n, k}), y = Tensor::empty(*dev, DType::f32, {n, 9});
-                Stream counted(*dev);
-                ops::matmul(counted, w, x, y);
-                EXPECT_EQ(counted.dispatch_count(), dispatches);
-                counted.finish();
-            }
+            for (const auto& [n, k, count] : {std::tuple{20, 1024, 2u}, std::tuple{20, 768, 3u}, std::tuple{4, 1024, 2u}})
+                EXPECT_EQ(dispatches(*dev, DType::q4_0, n, k, nullptr), count);
         }
     }
     for (const auto& d : devices()) {
@@ -151,19 +162,8 @@ TEST_F(QuantGemv, CpuShapedKernelTakesPrompts) {
         // of x rows.
         auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 16});
         Stream s(*dev);
-        check(*dev, s, DType::q4_0, {300, 40, 1024}, 21, &cpu, 0, kExact);
-        check(*dev, s, DType::q6_k, {200, 40, 1280}, 23, &cpu, 1280, kExact);
-    }
-    for (const auto& d : devices()) {
-        // 64 KiB bindings: 300 rows of 1024 q4_0 (576 bytes; q8_0: 1088; q6_k: 840) over several
-        // dispatches; q6_k's last row ends inside a binding, not on a 32-byte vector.
-        auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 16});
-        Stream s(*dev);
-        check(*dev, s, DType::q4_0, {300, 1, 1024}, 11, &cpu, 0, kExact);
-        check(*dev, s, DType::q8_0, {300, 1, 1024}, 13, &cpu, 0, kExact);
-        check(*dev, s, DType::q6_k, {300, 1, 1024}, 15, &cpu, 1024, kExact);
-        check(*dev, s, DType::q4_0, {200, 1, 1280}, 17, &cpu, 1280, kExact);
-        check(*dev, s, DType::q6_k, {200, 1, 1280}, 19, &cpu, 1280, kExact);
+        check(*dev, s, DType::q4_0, {300, 40, 1024}, 21, &kCpu, 0, kExact);
+        check(*dev, s, DType::q6_k, {200, 40, 1280}, 23, &kCpu, 1280, kExact);
     }
 }
 
