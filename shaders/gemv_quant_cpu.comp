@@ -44,7 +44,7 @@
 #extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;              // the subgroup size
-layout(constant_id = 1) const uint RPT = 8;  // rows per lane
+layout(constant_id = 1) const uint RPT = 16;  // rows per lane (the host passes its own)
 // k = 512 c + 256: the last 256 columns are the HALF variant's (8 blocks: 9, 17 or 32 texels a
 // row; q6_k: one super-block). q4_0, q8_0 and f16 rows stay 16-byte aligned, whole texels; q6_k
 // rows are then only 2-byte aligned, so a chunk starts 0 or 2 bytes into a word (PHASED).

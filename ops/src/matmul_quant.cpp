@@ -174,9 +174,11 @@ bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
            dev.caps().subgroup_size >= 1;
 }
 
-// Rows of W per lane of the CPU kernel: each workgroup's 512 x values serve lanes * this rows;
-// 8 measured best on llvmpipe (4: 25% slower, 16 and 32: no faster; q6_k: 4 is 15% slower).
-constexpr uint32_t kCpuRowsPerLane = 8;
+// Rows of W per lane of the CPU kernel: each workgroup's 512 x values serve lanes * this rows.
+// With storage loads (sessions 3-6) 8 measured best on llvmpipe; reading W as texels, 16 is up to
+// 15% faster than 8 (2 and 4: 15-80% slower, 32 no faster; session 8) at about 1 s more compile
+// time per pipeline.
+constexpr uint32_t kCpuRowsPerLane = 16;
 
 // Partial sums of the CPU kernel held at once (the rows of x are taken in slices to stay within).
 constexpr uint64_t kCpuPartBytes = 16ull << 20;
