@@ -334,7 +334,7 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
     const Capabilities& caps = s.device().caps();
     const bool dot = use_int_dot(caps, opts.int_dot);
     // CPU devices (llvmpipe) take the CPU-shaped kernel where it fits, for decode (unless the
-    // integer-dot path is asked for) and prompts: 3-10x the other kernels there.
+    // integer-dot path is asked for) and prompts: 2.6-10x the other kernels there.
     const bool cpu_auto = choice == QuantKernel::Auto && caps.type == DeviceType::Cpu &&
                           (static_cast<uint64_t>(n) > kGemvMaxRows || !dot);
     if (cpu_auto || (choice == QuantKernel::GemvCpu && !dot)) {

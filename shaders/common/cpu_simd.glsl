@@ -1,5 +1,5 @@
 // Helpers for kernels shaped for SIMD-on-CPU devices (llvmpipe, where a subgroup is one SIMD
-// vector and every invocation a lane of it): gemv_quant_cpu.comp and matmul_quant_cpu.comp.
+// vector and every invocation a lane of it), such as gemv_quant_cpu.comp.
 //
 // llvmpipe turns a storage-buffer load whose address differs between lanes into a loop over the
 // lanes and components (per scalar: a bounds check, a branch, a load and a round trip of the
