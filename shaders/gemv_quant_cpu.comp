@@ -2,8 +2,9 @@
 // Matrix-vector products with q4_0, q8_0, q6_k or f16 weights, shaped for SIMD-on-CPU devices
 // (llvmpipe, where a subgroup is one SIMD vector), for each row t of X (grid z; decode has one,
 // a prompt many):
-//   part[t, chunk, row] = sum over the 512 columns of the chunk of x[t, i] * dequant(w)[row, i]
-//   y[t, row] = sum over chunks of part[t, chunk, row]            (gemv_cpu_reduce)
+//   part[chunk, t, row] = sum over the 512 columns of the chunk of x[t, i] * dequant(w)[row, i]
+//   y[t, row] = sum over chunks of part[chunk, t, row]            (gemv_cpu_reduce)
+// (chunk-major, so the HALF variant's chunk is a range of its own.)
 //
 // How llvmpipe compiles loads (common/cpu_simd.glsl) shapes it:
 // - each lane owns RPT rows (8 lanes apart) and reads a chunk of each, 16 blocks = 288 bytes
@@ -73,7 +74,7 @@ layout(constant_id = 2) const bool PHASED = false;
 
 layout(push_constant) uniform Params {
     uint m;          // rows of W in this dispatch
-    uint chunks;     // chunks of partial sums per row of x: k / 512, one more for a half chunk
+    uint chunks;     // gemv_cpu_reduce: chunks of partial sums, k / 512 and one for a half chunk
     uint w_off;      // bytes from the W binding start to row 0
     uint row_bytes;  // bytes of one W row
     uint w_texels;   // texels of the W binding (q6_k reads up to 2 past its chunk, clamped)
@@ -93,7 +94,7 @@ void main() {
     const uint row = gl_GlobalInvocationID.x, t = gl_WorkGroupID.z;
     if (row >= p.m) return;
     float s = 0.0;
-    for (uint c = 0u; c < p.chunks; ++c) s += part[p.part_off + (t * p.chunks + c) * p.m + row];
+    for (uint c = 0u; c < p.chunks; ++c) s += part[p.part_off + (c * gl_NumWorkGroups.z + t) * p.m + row];
     y[p.y_off + t * p.ldy + row] = s;
 }
 #else
@@ -201,7 +202,7 @@ void main() {
             const uint db = 210u * sb + 208u;  // the super-block's f16 d
             acc += unpackHalf2x16(wd[db / 4u] >> (8u * (db % 4u))).x * sacc;
         }
-        if (row < p.m) part[p.part_off + (gl_WorkGroupID.z * p.chunks + chunk) * p.m + row] = acc;
+        if (row < p.m) part[p.part_off + (chunk * gl_NumWorkGroups.z + gl_WorkGroupID.z) * p.m + row] = acc;
     }
 }
 #else
@@ -260,7 +261,7 @@ void main() {
             acc += d * (s.x + s.y + s.z + s.w - xs[b]);
         }
 #endif
-        if (row < p.m) part[p.part_off + (gl_WorkGroupID.z * p.chunks + chunk) * p.m + row] = acc;
+        if (row < p.m) part[p.part_off + (chunk * gl_NumWorkGroups.z + gl_WorkGroupID.z) * p.m + row] = acc;
     }
 }
 #endif  // Q6_K

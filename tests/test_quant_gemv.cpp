@@ -121,6 +121,19 @@ TEST_F(QuantGemv, CpuShapedKernel) {
         for (const auto& [t, k, count] : {std::tuple{DType::q4_0, 1024, 2u}, std::tuple{DType::q6_k, 1024, 2u},
                                           std::tuple{DType::q8_0, 768, 3u}, std::tuple{DType::q6_k, 768, 3u}})
             EXPECT_EQ(dispatches(*dev, t, 1, k, &kCpu), count);
+        {
+            // The HALF variant writes partial sums of its own: it runs beside the kernel, and
+            // only the chunk sums wait for both (one barrier), for one row of x or several (64
+            // rows of W, so its range starts on the binding alignment).
+            for (int64_t n : {1, 5}) {
+                Tensor w = Tensor::empty(*dev, DType::q4_0, {64, 768});
+                Tensor x = Tensor::empty(*dev, DType::f32, {n, 768}), y = Tensor::empty(*dev, DType::f32, {n, 64});
+                Stream counted(*dev);
+                ops::matmul_quantized(counted, w, x, y, kCpu);
+                EXPECT_EQ(counted.barrier_count(), 1u);
+                counted.finish();
+            }
+        }
         for (const Case& c : {Case{7, 1, 96}, Case{7, 1, 256}}) check(*dev, s, DType::q4_0, c, seed += 2, &kCpu);
         check(*dev, s, DType::q6_k, {7, 1, 256}, seed += 2, &kCpu);
     }

@@ -213,7 +213,7 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const uint64_t part_row = all_chunks * mc * 4;
     const uint64_t nc = std::min({n, std::max<uint64_t>(1, std::min(cap, kCpuPartBytes) / part_row), cap / (k * 4),
                                   1 + (cap / 4 - mc) / m, static_cast<uint64_t>(c.max_workgroup_count[2])});
-    // Partial sums per (row of x, chunk, row of W), summed in chunk order by gemv_cpu_reduce
+    // Partial sums per (chunk, row of x, row of W), summed in chunk order by gemv_cpu_reduce
     // (deterministic).
     const Tensor part = Tensor::empty(dev, DType::f32, {static_cast<int64_t>(nc), static_cast<int64_t>(all_chunks * mc)});
     s.hold(part.buffer());
@@ -226,8 +226,11 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
         uint64_t xo = 0, wo = 0, po = 0, yo = 0;
         const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
         const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo, w_align);
-        const Binding pw = window_binding(dev, part, 0, nn * all_chunks * mm * 4, Access::Write, po);
-        const Binding pr = window_binding(dev, part, 0, nn * all_chunks * mm * 4, Access::Read, po);
+        // Chunk-major partial sums: the HALF variant writes a range of its own after the others'.
+        uint64_t hpo = 0;
+        const Binding pw = window_binding(dev, part, 0, chunks * nn * mm * 4, Access::Write, po);
+        const Binding ph_w = window_binding(dev, part, chunks * nn * mm * 4, nn * mm * 4, Access::Write, hpo);
+        const Binding pr = window_binding(dev, part, 0, all_chunks * nn * mm * 4, Access::Read, po);
         const Binding yb = window_binding(dev, y, (n0 * m + m0) * 4, ((nn - 1) * m + mm) * 4, Access::Write, yo);
         if (wo % (phased ? row_align / 2 : row_align) != 0 || (phased && !q6) || xo % 16 != 0)
             fail(kOp, "internal: misaligned binding for the CPU kernel");
@@ -249,8 +252,9 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
             auto ph = p;
             ph.w_off += static_cast<uint32_t>(col_bytes);
             ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
-            ph.part_off += static_cast<uint32_t>(chunks * mm);
-            s.dispatch_raw(*half_kernel, bs, 3, &ph, sizeof(ph), Groups{1, rgroups, zn}, half_name.c_str());
+            ph.part_off = static_cast<uint32_t>(hpo / 4);
+            const Binding hb[] = {wb, xb, ph_w};
+            s.dispatch_raw(*half_kernel, hb, 3, &ph, sizeof(ph), Groups{1, rgroups, zn}, half_name.c_str());
         }
         const Binding rs[] = {pr, yb};
         s.dispatch_raw(reduce, rs, 2, &p, sizeof(p), Groups{ceil_div(mm, 64), 1, zn}, "gemv_cpu_reduce");
