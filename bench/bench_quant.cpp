@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "bench_common.hpp"
+#include "vkml/ops/matmul.hpp"
 #include "vkml/ops/quant.hpp"
 
 namespace vkml::bench {
@@ -12,7 +13,7 @@ namespace {
 // Weight bytes with a sane f16 scale in every block (random bytes could make NaN/inf scales,
 // which some CPUs process slowly) and pseudo-random quants; quantizing 100M+ floats on the host
 // would make setup slower than the measurement.
-Tensor random_weights(Device& dev, DType t, int64_t m, int64_t k) {
+Tensor random_weights(Device& dev, DType t, int64_t m, int64_t k, ops::WeightLayout layout) {
     const DTypeInfo& info = dtype_info(t);
     std::vector<uint8_t> bytes(dtype_bytes(t, static_cast<uint64_t>(m * k)));
     uint32_t state = 12345;
@@ -23,12 +24,13 @@ Tensor random_weights(Device& dev, DType t, int64_t m, int64_t k) {
     const size_t d_at = t == DType::q6_k ? 208 : 0;
     const uint16_t d = float_to_half(0.01f);
     for (size_t o = 0; o < bytes.size(); o += info.block_bytes) std::memcpy(&bytes[o + d_at], &d, 2);
-    return Tensor::from_host(dev, t, {m, k}, bytes.data(), bytes.size());
+    return ops::upload_matmul_weight(dev, t, {m, k}, bytes.data(), bytes.size(), layout);
 }
 
-void register_case(const std::string& name, DType t, int64_t m, int64_t n, int64_t k, ops::QuantMatmulOptions opts) {
+void register_case(const std::string& name, DType t, int64_t m, int64_t n, int64_t k, ops::QuantMatmulOptions opts,
+                   ops::WeightLayout layout = ops::WeightLayout::Dense) {
     register_gpu(name, [=](Device& dev) {
-        Tensor w = random_weights(dev, t, m, k);
+        Tensor w = random_weights(dev, t, m, k, layout);
         Tensor x = Tensor::from_floats(dev, DType::f32, {n, k}, std::vector<float>(static_cast<size_t>(n * k), 0.5f),
                                        Pool::Activations);
         Tensor y = Tensor::empty(dev, DType::f32, {n, m});
@@ -50,6 +52,15 @@ const bool registered = [] {
             const std::string shape = std::to_string(sh.m) + "x" + std::to_string(sh.k);
             register_case("gemv/" + ts + "/" + shape + "/auto", t, sh.m, 1, sh.k, {});
         }
+        // The same with W uploaded as models upload it (ops::upload_matmul_weight): on CPU devices
+        // q4_0 and q8_0 rows interleaved for the CPU kernel (elsewhere the same as auto).
+        if (t != DType::q6_k)
+            for (const auto& sh : shapes) {
+                const std::string shape = std::to_string(sh.m) + "x" + std::to_string(sh.k);
+                register_case("gemv/" + ts + "/" + shape + "/interleaved", t, sh.m, 1, sh.k, {}, ops::WeightLayout::Auto);
+                register_case("matmul/" + ts + "/512x" + shape + "/interleaved", t, sh.m, 512, sh.k, {},
+                              ops::WeightLayout::Auto);
+            }
         // Llama-2 7B's FFN down projection: k = 11008 is 21.5 chunks of 512 (a half chunk at the end).
         register_case("gemv/" + ts + "/4096x11008/auto", t, 4096, 1, 11008, {});
         // Every flavour on one shape: rows per invocation, subgroup and shared-memory reductions,

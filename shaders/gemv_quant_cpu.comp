@@ -50,6 +50,10 @@ layout(constant_id = 1) const uint RPT = 16;  // rows per lane (the host passes 
 // row; q6_k: one super-block). q4_0, q8_0 and f16 rows stay 16-byte aligned, whole texels; q6_k
 // rows are then only 2-byte aligned, so a chunk starts 0 or 2 bytes into a word (PHASED).
 layout(constant_id = 2) const bool PHASED = false;
+// W's rows interleaved in groups of one workgroup's (lanes x RPT) rows (q4_0, q8_0, f16; see
+// ops::upload_matmul_weight): one texel fetch reads the lanes' adjacent texels instead of a
+// texel of 8 rows a row apart (measured 10-45% faster on llvmpipe).
+layout(constant_id = 3) const bool INTERLEAVED = false;
 
 #if HALF
 #define NB 8u   // the last 256 columns of k = 512 c + 256, as chunk 0 of a dispatch of its own
@@ -154,7 +158,7 @@ void main() {
         // PHASED) after `phase` words. Texels past the binding are clamped: past the last row's
         // end no word is used.
         uint wd[4u * NTX];
-        LOAD_TEXELS(wd, first / 4u, NTX);
+        LOAD_TEXELS(wd, first / 4u, NTX, 1u);
         // Shift the chunk down to word 0 by the phase, one bit of it at a time.
         [[unroll]] for (uint i = 0u; i < 4u * NTX - 4u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
         [[unroll]] for (uint i = 0u; i < 4u * NTX - 5u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
@@ -235,9 +239,19 @@ void main() {
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
-        const uint t0 = (p.w_off + min(row, p.m - 1u) * p.row_bytes) / 16u + chunk * NT;
         uint wd[NT * 4u];  // the chunk's blocks as 32-bit words
-        LOAD_TEXELS(wd, t0, NT);
+        if (INTERLEAVED) {
+            // Texel i of this lane's chunk is texel (c RPT + r) NT lanes + i lanes + lane of the
+            // workgroup's group of rows (ops::upload_matmul_weight), so the lanes read adjacent
+            // texels; the last group is padded with rows of zeros.
+            const uint lanes = gl_WorkGroupSize.x;
+            const uint t0 = p.w_off / 16u + gl_WorkGroupID.y * RPT * lanes * (p.row_bytes / 16u) +
+                            (chunk * RPT + r) * NT * lanes + lane;
+            LOAD_TEXELS(wd, t0, NT, lanes);
+        } else {
+            const uint t0 = (p.w_off + min(row, p.m - 1u) * p.row_bytes) / 16u + chunk * NT;
+            LOAD_TEXELS(wd, t0, NT, 1u);
+        }
         float acc = 0.0;
 #if F16
         vec4 s = vec4(0.0);

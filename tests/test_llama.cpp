@@ -1,5 +1,6 @@
 // The Llama decoder on the GPU against the CPU reference forward, on small random models.
 #include <cmath>
+#include <cstdlib>
 
 #include "vkml/models/llama.hpp"
 #include "vkml/ops/quant_cpu.hpp"
@@ -88,6 +89,57 @@ TEST_F(LlamaTest, QuantizedWeightsMatchTheDequantizedReference) {
         const auto got = model.logits(session, tokens, true);
         const auto ref = reference::llama_forward(reference::LlamaF32::load(w, c), tokens);
         EXPECT_NMSE_LE(ref, got, 5e-4);
+    }
+}
+
+TEST_F(LlamaTest, InterleavedWeightsGiveTheDenseLogits) {
+    // dim 512 and ffn 768: on CPU devices the model uploads its q4_0, q8_0 and f16 matrices with
+    // rows interleaved for the CPU kernel (k = 512, and 768 with a half chunk; the 64-row output
+    // padded to a group); the logits must equal those of dense weights bit for bit, prompt and
+    // decode, and match the reference.
+    const auto& dev = devices()[0];
+    if (dev->caps().type != DeviceType::Cpu || !dev->caps().fp16_storage) GTEST_SKIP() << "interleaving is for CPU devices";
+    const InMemoryWeights f32 = random_llama(64, 512, 1, 4, 2, 768, false, 700);
+    std::vector<std::string> names = {"output.weight"};
+    for (const char* m : {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight", "ffn_gate.weight",
+                          "ffn_up.weight", "ffn_down.weight"})
+        names.push_back(layer(0, m));
+    for (DType type : {DType::q8_0, DType::q4_0, DType::f16}) {
+        SCOPED_TRACE(std::string(dtype_name(type)));
+        InMemoryWeights w = f32;
+        if (type == DType::f16) {
+            for (const std::string& name : names) {
+                const auto info = *f32.find(name);
+                std::vector<uint8_t> h(static_cast<size_t>(shape_numel(info.shape)) * 2);
+                const auto v = models::weight_to_floats(info);
+                for (size_t i = 0; i < v.size(); ++i) {
+                    const uint16_t b = float_to_half(v[i]);
+                    h[2 * i] = static_cast<uint8_t>(b & 0xFF);
+                    h[2 * i + 1] = static_cast<uint8_t>(b >> 8);
+                }
+                w.add(name, DType::f16, info.shape, h);
+            }
+        } else {
+            w = quantized(f32, names, type);
+        }
+        const std::vector<int32_t> tokens = {5, 9, 63, 0, 17, 33, 2};
+        auto run = [&] {
+            Llama model(*dev, w);
+            auto session = model.new_session();
+            auto out = model.logits(session, tokens, true);
+            const auto next = model.logits(session, {11});
+            out.insert(out.end(), next.begin(), next.end());
+            return out;
+        };
+        const auto interleaved = run();
+        ::setenv("VKML_INTERLEAVE_WEIGHTS", "0", 1);
+        const auto dense = run();
+        ::unsetenv("VKML_INTERLEAVE_WEIGHTS");
+        ASSERT_EQ(interleaved.size(), dense.size());
+        for (size_t i = 0; i < dense.size(); ++i)
+            if (interleaved[i] != dense[i]) FAIL() << "logit " << i << ": " << interleaved[i] << " vs " << dense[i];
+        const auto ref = reference::llama_forward(reference::LlamaF32::load(w, LlamaConfig::from_gguf(w)), tokens);
+        EXPECT_NMSE_LE(ref, std::vector<float>(interleaved.begin(), interleaved.begin() + 7 * 64), 5e-4);
     }
 }
 

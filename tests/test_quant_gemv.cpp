@@ -2,7 +2,9 @@
 // dequantized reference, NMSE <= 5e-4, on odd m and several k; every kernel flavour (subgroup,
 // shared-memory reduction, whole rows per invocation);
 // tensors split over a lowered storage-buffer range; bad input.
+#include <cstdlib>
 #include <tuple>
+#include <vector>
 
 #include "vkml/ops/matmul.hpp"
 #include "vkml/ops/quant.hpp"
@@ -177,6 +179,91 @@ TEST_F(QuantGemv, CpuShapedKernelTakesPrompts) {
         Stream s(*dev);
         check(*dev, s, DType::q4_0, {300, 40, 1024}, 21, &kCpu, 0, kExact);
         check(*dev, s, DType::q6_k, {200, 40, 1280}, 23, &kCpu, 1280, kExact);
+    }
+}
+
+// W as models upload it on CPU devices (ops::upload_matmul_weight, rows interleaved for the CPU
+// kernel): the same kernel over the same values in another order, so y must equal, bit for bit,
+// y from the dense W (which CpuShapedKernel holds to the reference).
+void check_interleaved(Device& dev, Stream& s, DType t, const Case& c, uint32_t seed) {
+    SCOPED_TRACE(std::string(dtype_name(t)) + " m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) +
+                 " k=" + std::to_string(c.k));
+    const auto ws = random_floats(static_cast<size_t>(c.m * c.k), seed);
+    const auto xs = random_floats(static_cast<size_t>(c.n * c.k), seed + 1);
+    const Tensor dense = t == DType::f16 ? Tensor::from_floats(dev, t, {c.m, c.k}, ws)
+                                         : ops::quantize_on_host(dev, t, {c.m, c.k}, ws.data());
+    const std::vector<uint8_t> bytes = dense.to_vector<uint8_t>();
+    const Tensor il = ops::upload_matmul_weight(dev, t, {c.m, c.k}, bytes.data(), bytes.size(), ops::WeightLayout::Interleave);
+    ASSERT_TRUE(il.interleave());
+    const uint64_t group = il.interleave().group_rows();
+    EXPECT_EQ(group, uint64_t{dev.caps().subgroup_size} * 16);
+    EXPECT_EQ(il.bytes(), (static_cast<uint64_t>(c.m) + group - 1) / group * group * dtype_bytes(t, c.k));
+    Tensor x = Tensor::from_floats(dev, DType::f32, {c.n, c.k}, xs);
+    Tensor y_dense = Tensor::empty(dev, DType::f32, {c.n, c.m}), y_il = Tensor::empty(dev, DType::f32, {c.n, c.m});
+    const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
+    if (t == DType::f16) ops::matmul(s, dense, x, y_dense);  // Auto: the CPU kernel on CPU devices
+    else ops::matmul_quantized(s, dense, x, y_dense, cpu);
+    ops::matmul(s, il, x, y_il);
+    s.finish();
+    const std::vector<float> a = y_dense.to_floats(), b = y_il.to_floats();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+        if (a[i] != b[i]) FAIL() << "y[" << i << "]: " << b[i] << " interleaved vs " << a[i] << " dense";
+    if (t != DType::f16) EXPECT_NMSE_LE(reference::matmul_quantized(t, bytes, xs, c.m, c.n, c.k), b, kExact);
+}
+
+TEST_F(QuantGemv, InterleavedWeightsMatchDense) {
+    // Odd m (a last group of 1, 7, 33, 129 - 128 rows padded), decode and prompts, one chunk,
+    // many and a half chunk; and over 256 KiB bindings, slices of whole groups of rows.
+    for (const auto& dev : devices()) {
+        if (dev->caps().type != DeviceType::Cpu || !dev->caps().fp16_storage) continue;  // the CPU kernel is for CPU devices
+        SCOPED_TRACE(dev->caps().name);
+        Stream s(*dev);
+        uint32_t seed = 900;
+        for (DType t : {DType::q4_0, DType::q8_0, DType::f16}) {
+            for (const Case& c : {Case{1, 1, 512}, Case{7, 3, 768}, Case{33, 1, 1536}, Case{129, 11, 1024}, Case{300, 2, 2816}})
+                check_interleaved(*dev, s, t, c, seed += 2);
+        }
+        // Auto interleaves on CPU devices, and $VKML_INTERLEAVE_WEIGHTS=0 turns it off; shapes the
+        // CPU kernel does not take (k < 512, q6_k) and Dense stay dense.
+        const std::vector<uint8_t> q(dtype_bytes(DType::q8_0, 9 * 512), 0);
+        EXPECT_TRUE(ops::upload_matmul_weight(*dev, DType::q8_0, {9, 512}, q.data(), q.size()).interleave());
+        ::setenv("VKML_INTERLEAVE_WEIGHTS", "0", 1);
+        EXPECT_FALSE(ops::upload_matmul_weight(*dev, DType::q8_0, {9, 512}, q.data(), q.size()).interleave());
+        ::unsetenv("VKML_INTERLEAVE_WEIGHTS");
+        EXPECT_FALSE(ops::upload_matmul_weight(*dev, DType::q8_0, {18, 256}, q.data(), q.size()).interleave());
+        EXPECT_FALSE(ops::upload_matmul_weight(*dev, DType::q8_0, {9, 512}, q.data(), q.size(), ops::WeightLayout::Dense)
+                         .interleave());
+        const std::vector<uint8_t> q6(dtype_bytes(DType::q6_k, 2 * 512), 0);
+        EXPECT_FALSE(ops::upload_matmul_weight(*dev, DType::q6_k, {2, 512}, q6.data(), q6.size()).interleave());
+    }
+    for (const auto& d : devices()) {
+        if (d->caps().type != DeviceType::Cpu) continue;
+        auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 18});
+        Stream s(*dev);
+        check_interleaved(*dev, s, DType::q4_0, {1000, 3, 1024}, 31);  // groups of 128 x 576 bytes, 3 slices
+    }
+}
+
+TEST_F(QuantGemv, InterleavedWeightsOnlyGoToMatmul) {
+    for (const auto& dev : devices()) {
+        Stream s(*dev);
+        const std::vector<uint8_t> q(dtype_bytes(DType::q4_0, 9 * 512), 0);
+        const Tensor w = ops::upload_matmul_weight(*dev, DType::q4_0, {9, 512}, q.data(), q.size(), ops::WeightLayout::Interleave);
+        ASSERT_TRUE(w.interleave());
+        EXPECT_VKML_ERROR(ops::dequantize(s, w, Tensor::empty(*dev, DType::f32, {9, 512})), ErrorKind::InvalidArgument,
+                          "interleaved");
+        EXPECT_VKML_ERROR(w.reshape({512 * 9 / 32, 32}), ErrorKind::InvalidArgument, "interleaved");
+        EXPECT_VKML_ERROR(w.row_slice(0, 1), ErrorKind::InvalidArgument, "interleaved");
+        // x must be 16-byte aligned for the only kernel that reads W: a view 4 bytes in is refused.
+        const Tensor xs = Tensor::empty(*dev, DType::f32, {1, 513});
+        const Tensor x = Tensor::view_of(xs.buffer(), xs.offset() + 4, DType::f32, {1, 512});
+        EXPECT_VKML_ERROR(ops::matmul(s, w, x, Tensor::empty(*dev, DType::f32, {1, 9})), ErrorKind::InvalidArgument,
+                          "16-byte aligned");
+        // The bytes must be the dense matrix's.
+        EXPECT_VKML_ERROR(ops::upload_matmul_weight(*dev, DType::q4_0, {9, 512}, q.data(), q.size() - 18,
+                                                    ops::WeightLayout::Interleave),
+                          ErrorKind::InvalidArgument, "bytes");
     }
 }
 

@@ -49,10 +49,10 @@ struct Llama::Step : detail::StepGraph {
 
 namespace {
 
-// Matrices keep their file type; 1-D weights (norms) are f32 for the norm kernels.
+// Matrices keep their file type, in the layout matmul reads fastest on the device (they feed
+// nothing else); 1-D weights (norms) are f32 for the norm kernels.
 Tensor load_matrix(Device& dev, const WeightSource& w, const std::string& name, const Shape& shape) {
-    const WeightInfo info = w.require(name, shape);
-    return upload_weight(dev, info, info.dtype, name);
+    return upload_matmul_matrix(dev, w.require(name, shape), name);
 }
 
 Tensor load_vector(Device& dev, const WeightSource& w, const std::string& name, int64_t n) {

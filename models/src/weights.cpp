@@ -5,6 +5,7 @@
 
 #include "vkml/device.hpp"
 #include "vkml/error.hpp"
+#include "vkml/ops/matmul.hpp"
 #include "vkml/ops/quant_cpu.hpp"
 
 namespace vkml::models {
@@ -124,6 +125,14 @@ Tensor upload_weight(Device& dev, const WeightInfo& w, DType dtype, const std::s
         return Tensor::from_floats(dev, dtype, w.shape, weight_to_floats(w), Pool::Weights);
     throw Error(ErrorKind::Unsupported, "'" + name + "': converting " + std::string(dtype_name(w.dtype)) + " to " +
                                             std::string(dtype_name(dtype)) + " on load is not supported");
+}
+
+Tensor upload_matmul_matrix(Device& dev, const WeightInfo& w, const std::string& name) {
+    const bool packable = w.dtype == DType::q4_0 || w.dtype == DType::q8_0 ||
+                          (w.dtype == DType::f16 && dev.caps().fp16_storage);
+    if (!packable || w.shape.size() != 2 || dtype_bytes(w.dtype, static_cast<uint64_t>(shape_numel(w.shape))) != w.bytes)
+        return upload_weight(dev, w, w.dtype, name);
+    return ops::upload_matmul_weight(dev, w.dtype, w.shape, w.data, w.bytes);
 }
 
 }  // namespace vkml::models

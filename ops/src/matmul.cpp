@@ -152,7 +152,7 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
     check_present(kOp, w, "w");
     check_dtype(kOp, x, "x", {DType::f32});
     check_dtype(kOp, y, "y", {DType::f32});
-    if (!is_quantized(w.dtype())) check_dtype(kOp, w, "w", {DType::f32, DType::f16});
+    if (!is_quantized(w.dtype())) check_dtype(kOp, w, "w", {DType::f32, DType::f16}, /*interleaved_ok=*/true);
     if (w.rank() != 2) fail(kOp, "w " + w.describe() + " must be [m, k]");
     check_same_device(kOp, w, x);
     check_same_device(kOp, w, y);
@@ -181,6 +181,10 @@ void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const 
                                                 w.describe());
     check_u32(kOp, m, "m");
     check_u32(kOp, k, "k");
+    if (w.interleave()) {  // f16 rows interleaved by upload_matmul_weight: the CPU kernel alone reads them
+        detail::gemv_cpu_interleaved(s, w, x, y);
+        return;
+    }
 
     // Each binding must fit maxStorageBufferRange, keeping room for the alignment slack of
     // bindings that start below their data.

@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "op_common.hpp"
 #include "vkml/kernel.hpp"
+#include "vkml/ops/matmul.hpp"
 #include "vkml/ops/quant.hpp"
 
 namespace vkml::ops {
@@ -163,22 +165,29 @@ uint64_t cpu_w_texel_cap(const Device& dev) {
     return bytes > slack ? bytes - slack : 0;
 }
 
-bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
-    const DType t = w.dtype();
-    const int64_t k = w.dim(1);
-    const bool quant = t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k;
-    const bool k_fits = k % 256 == 0 && k >= 512;
-    const uint64_t align = t == DType::q6_k ? 2 : 16;
-    const bool row_fits = (quant || t == DType::f16) && dtype_bytes(t, static_cast<uint64_t>(k)) <= cpu_w_texel_cap(dev);
-    return row_fits && k_fits && w.offset() % align == 0 && x.offset() % 16 == 0 &&
-           dev.caps().subgroup_size >= 1;
-}
-
 // Rows of W per lane of the CPU kernel: each workgroup's 512 x values serve lanes * this rows.
 // With storage loads (sessions 3-6) 8 measured best on llvmpipe; reading W as texels, 16 is up to
 // 15% faster than 8 (2 and 4: 15-80% slower, 32 no faster; session 8) at about 1 s more compile
 // time per pipeline.
 constexpr uint32_t kCpuRowsPerLane = 16;
+
+// The CPU kernel's row order for the weights it reads fastest (upload_matmul_weight): groups of
+// lanes * kCpuRowsPerLane rows, one workgroup's.
+RowInterleave cpu_interleave(const Device& dev) { return {dev.caps().subgroup_size, kCpuRowsPerLane}; }
+
+// Whether the CPU kernel takes W of this type and row length (its rows bind as texels).
+bool cpu_gemv_takes(const Device& dev, DType t, int64_t k) {
+    const bool quant = t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k;
+    const bool k_fits = k % 256 == 0 && k >= 512;
+    return (quant || t == DType::f16) && k_fits && dtype_bytes(t, static_cast<uint64_t>(k)) <= cpu_w_texel_cap(dev) &&
+           dev.caps().subgroup_size >= 1;
+}
+
+bool cpu_gemv_fits(const Device& dev, const Tensor& w, const Tensor& x) {
+    const DType t = w.dtype();
+    const uint64_t align = t == DType::q6_k ? 2 : 16;
+    return cpu_gemv_takes(dev, t, w.dim(1)) && w.offset() % align == 0 && x.offset() % 16 == 0;
+}
 
 // Partial sums of the CPU kernel held at once (the rows of x are taken in slices to stay within).
 constexpr uint64_t kCpuPartBytes = 16ull << 20;
@@ -198,13 +207,21 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const bool phased = row_bytes % row_align != 0 || w.offset() % row_align != 0;
     const uint32_t lanes = c.subgroup_size;
     const uint64_t rows = uint64_t{lanes} * kCpuRowsPerLane;  // per workgroup
+    // Interleaved W (upload_matmul_weight): slices of whole groups of `rows` rows, each group's
+    // rows (the last one's padded) bound whole.
+    const bool il = static_cast<bool>(w.interleave());
     const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
-    const Kernel& kernel = dev.kernel(name, {lanes, kCpuRowsPerLane, phased ? 1u : 0u});
+    const std::vector<uint32_t> spec = {lanes, kCpuRowsPerLane, phased ? 1u : 0u, il ? 1u : 0u};
+    const Kernel& kernel = dev.kernel(name, spec);
     const Kernel& reduce = dev.kernel("gemv_cpu_reduce", {64});
     const uint64_t w_align = cpu_w_align(dev);
     const uint64_t cap = std::min(window_cap(dev, w_align), cpu_w_texel_cap(dev));
-    const uint64_t mc = std::min({m, cap / row_bytes, cap / (all_chunks * 4),
-                                  static_cast<uint64_t>(c.max_workgroup_count[1]) * rows});
+    uint64_t mc = std::min({m, cap / row_bytes, cap / (all_chunks * 4),
+                            static_cast<uint64_t>(c.max_workgroup_count[1]) * rows});
+    if (il) {  // whole groups, padding included, within the binding
+        mc = std::min(mc, cap / row_bytes / rows * rows);
+        if (mc < m) mc = mc / rows * rows;
+    }
     if (mc == 0 || cap / (k * 4) == 0 || chunks > c.max_workgroup_count[0])
         fail(kOp, "w " + w.describe() + " or x " + x.describe() + " has a row over maxStorageBufferRange " +
                       std::to_string(c.max_storage_buffer_range));
@@ -220,12 +237,13 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     // The half chunk, columns [512 chunks, k) of each row: the kernel's HALF variant (8 blocks;
     // q6_k: one super-block).
     const std::string half_name = name + "_half";
-    const Kernel* half_kernel = tail ? &dev.kernel(half_name, {lanes, kCpuRowsPerLane, phased ? 1u : 0u}) : nullptr;
+    const Kernel* half_kernel = tail ? &dev.kernel(half_name, spec) : nullptr;
     const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks);
     for_each_slice(n, nc, m, mc, [&](uint64_t n0, uint64_t nn, uint64_t m0, uint64_t mm) {
         uint64_t xo = 0, wo = 0, po = 0, yo = 0;
         const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
-        const Binding wb = window_binding(dev, w, m0 * row_bytes, mm * row_bytes, Access::Read, wo, w_align);
+        const uint64_t w_rows = il ? ceil_div(mm, rows) * rows : mm;
+        const Binding wb = window_binding(dev, w, m0 * row_bytes, w_rows * row_bytes, Access::Read, wo, w_align);
         // Chunk-major partial sums: the HALF variant writes a range of its own after the others'.
         uint64_t hpo = 0;
         const Binding pw = window_binding(dev, part, 0, chunks * nn * mm * 4, Access::Write, po);
@@ -250,7 +268,7 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
             // The last 256 columns of each row, into partial-sum chunk `chunks`: chunk 0 of
             // a dispatch whose W and x start at column 512 chunks.
             auto ph = p;
-            ph.w_off += static_cast<uint32_t>(col_bytes);
+            ph.w_off += static_cast<uint32_t>(il ? col_bytes * rows : col_bytes);  // interleaved: past every row's chunks
             ph.x_off += static_cast<uint32_t>(chunks * 512 / 4);
             ph.part_off = static_cast<uint32_t>(hpo / 4);
             const Binding hb[] = {wb, xb, ph_w};
@@ -307,7 +325,7 @@ void run_tiled(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
 }  // namespace
 
 void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const QuantMatmulOptions& opts) {
-    check_dtype(kOp, w, "w", {DType::q8_0, DType::q4_0, DType::q6_k});
+    check_dtype(kOp, w, "w", {DType::q8_0, DType::q4_0, DType::q6_k}, /*interleaved_ok=*/true);
     check_dtype(kOp, x, "x", {DType::f32});
     check_dtype(kOp, y, "y", {DType::f32});
     if (w.rank() != 2) fail(kOp, "w " + w.describe() + " must be [m, k]");
@@ -334,6 +352,10 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
     check_u32(kOp, m, "m");
     check_u32(kOp, k, "k");
     check_u32(kOp, static_cast<int64_t>(static_cast<uint64_t>(n) * static_cast<uint64_t>(k)), "n * k");
+    if (w.interleave()) {  // only the CPU kernel reads it, whatever opts ask
+        detail::gemv_cpu_interleaved(s, w, x, y);
+        return;
+    }
     QuantKernel choice = opts.kernel;
     const Capabilities& caps = s.device().caps();
     const bool dot = use_int_dot(caps, opts.int_dot);
@@ -360,9 +382,24 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
 namespace detail {
 
 bool gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
+    if (w.interleave()) {
+        gemv_cpu_interleaved(s, w, x, y);
+        return true;
+    }
     if (!cpu_gemv_fits(s.device(), w, x)) return false;
     run_gemv_cpu(s, w, x, y);
     return true;
+}
+
+void gemv_cpu_interleaved(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
+    const RowInterleave want = cpu_interleave(s.device());
+    if (w.interleave().lanes != want.lanes || w.interleave().rows_per_lane != want.rows_per_lane)
+        fail(kOp, "w " + w.describe() + " was interleaved for another device: '" + s.device().caps().name +
+                      "' reads groups of " + std::to_string(want.lanes) + "x" + std::to_string(want.rows_per_lane));
+    if (!cpu_gemv_fits(s.device(), w, x))
+        fail(kOp, "w " + w.describe() + " has interleaved rows, which only the CPU kernel reads, and x " + x.describe() +
+                      " at byte " + std::to_string(x.offset()) + " of its buffer is not 16-byte aligned");
+    run_gemv_cpu(s, w, x, y);
 }
 
 void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
@@ -370,5 +407,55 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
 }
 
 }  // namespace detail
+
+namespace {
+
+// Rows of W (dense, m x row_bytes) into the CPU kernel's interleaved order: row j is row
+// jj = r * lanes + l of group j / G (G = lanes * rows_per_lane), and its 16-byte unit i of
+// column chunk c (512 columns, nt units; a last half chunk of 256 has fewer) goes to unit
+// G * c * NT + (r * nt + i) * lanes + l of the group (NT: the units of a whole chunk). So one
+// texel fetch of the kernel's 8 lanes reads adjacent units. The last group's missing rows are zero.
+std::vector<uint8_t> interleave_rows(DType t, uint64_t m, uint64_t k, const uint8_t* src, RowInterleave il) {
+    const uint64_t g_rows = il.group_rows(), lanes = il.lanes;
+    const uint64_t units = dtype_bytes(t, k) / 16, nt_full = dtype_bytes(t, 512) / 16;
+    const uint64_t chunks = k / 512, nt_tail = k % 512 ? dtype_bytes(t, 256) / 16 : 0;
+    std::vector<uint8_t> out((m + g_rows - 1) / g_rows * g_rows * units * 16, 0);
+    for (uint64_t j = 0; j < m; ++j) {
+        const uint64_t jj = j % g_rows, l = jj % lanes, r = jj / lanes;
+        const uint8_t* row = src + j * units * 16;
+        uint8_t* group = out.data() + j / g_rows * g_rows * units * 16;
+        for (uint64_t c = 0; c <= chunks; ++c) {
+            const uint64_t nt = c < chunks ? nt_full : nt_tail;
+            for (uint64_t i = 0; i < nt; ++i)
+                std::memcpy(group + (g_rows * c * nt_full + (r * nt + i) * lanes + l) * 16, row + (c * nt_full + i) * 16, 16);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Tensor upload_matmul_weight(Device& dev, DType dtype, const Shape& shape, const void* data, uint64_t bytes,
+                            WeightLayout layout) {
+    const char* op = "upload_matmul_weight";
+    if (shape.size() != 2) fail(op, std::string(dtype_name(dtype)) + shape_string(shape) + " must be [m, k]");
+    if (layout == WeightLayout::Auto) {
+        const char* e = std::getenv("VKML_INTERLEAVE_WEIGHTS");
+        const bool off = e && std::strcmp(e, "0") == 0;
+        layout = dev.caps().type == DeviceType::Cpu && !off ? WeightLayout::Interleave : WeightLayout::Dense;
+    }
+    // q6_k chunks are not whole texels; a group of rows must bind whole.
+    const uint64_t group_bytes = cpu_interleave(dev).group_rows() * dtype_bytes(dtype, static_cast<uint64_t>(shape[1]));
+    const bool il = layout == WeightLayout::Interleave && dtype != DType::q6_k && cpu_gemv_takes(dev, dtype, shape[1]) &&
+                    group_bytes <= std::min(window_cap(dev, cpu_w_align(dev)), cpu_w_texel_cap(dev));
+    if (!il) return Tensor::from_host(dev, dtype, shape, data, bytes, Pool::Weights);
+    const uint64_t m = static_cast<uint64_t>(shape[0]), k = static_cast<uint64_t>(shape[1]);
+    if (bytes != dtype_bytes(dtype, m * k))
+        fail(op, std::to_string(bytes) + " bytes for " + std::string(dtype_name(dtype)) + shape_string(shape) +
+                     ", which holds " + std::to_string(dtype_bytes(dtype, m * k)));
+    const RowInterleave ri = cpu_interleave(dev);
+    const std::vector<uint8_t> packed = interleave_rows(dtype, m, k, static_cast<const uint8_t*>(data), ri);
+    return Tensor::from_host_interleaved(dev, dtype, shape, ri, packed.data(), packed.size());
+}
 
 }  // namespace vkml::ops

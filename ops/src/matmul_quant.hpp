@@ -19,6 +19,12 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
 // one product per row of x) when it can take the product (q4_0, q8_0, q6_k or f16 w; k a
 // multiple of 256 of at least 512; aligned rows): records it and returns true, else records
 // nothing and returns false.
+// Interleaved W (Tensor::interleave()) is always taken, or a clear Error says why it can't be.
 bool gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
+
+// y = x w^T for W whose rows are interleaved (upload_matmul_weight), which only the CPU kernel
+// reads: throws InvalidArgument where it cannot (W interleaved for another subgroup size, x not
+// 16-byte aligned).
+void gemv_cpu_interleaved(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y);
 
 }  // namespace vkml::ops::detail

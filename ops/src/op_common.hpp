@@ -23,9 +23,13 @@ inline void check_present(const char* op, const Tensor& t, const char* name) {
     if (!t) fail(op, std::string(name) + " is an empty tensor");
 }
 
+// Also refuses a tensor whose rows are interleaved for the CPU matrix-vector kernel
+// (Tensor::interleave()): matmul alone reads those, and passes interleaved_ok for its weight.
 inline void check_dtype(const char* op, const Tensor& t, const char* name,
-                        std::initializer_list<DType> allowed) {
+                        std::initializer_list<DType> allowed, bool interleaved_ok = false) {
     check_present(op, t, name);
+    if (t.interleave() && !interleaved_ok)
+        fail(op, std::string(name) + " " + t.describe() + " has rows interleaved for matmul, which alone reads them");
     for (DType d : allowed)
         if (t.dtype() == d) return;
     std::string list;

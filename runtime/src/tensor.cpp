@@ -53,6 +53,27 @@ Tensor Tensor::view_of(std::shared_ptr<Buffer> buffer, uint64_t offset, DType dt
     return t;
 }
 
+Tensor Tensor::from_host_interleaved(Device& device, DType dtype, Shape shape, RowInterleave il,
+                                     const void* data, uint64_t bytes) {
+    check_shape(dtype, shape);
+    if (shape.size() != 2 || !il)
+        throw Error(ErrorKind::InvalidArgument, "from_host_interleaved: " + std::string(dtype_name(dtype)) +
+                                                    shape_string(shape) + " must be a matrix with lanes > 0");
+    const uint64_t g = il.group_rows(), rows = static_cast<uint64_t>(shape[0]);
+    const uint64_t need = (rows + g - 1) / g * g * dtype_bytes(dtype, static_cast<uint64_t>(shape[1]));
+    if (bytes != need)
+        throw Error(ErrorKind::InvalidArgument, "from_host_interleaved: " + std::to_string(bytes) + " bytes for " +
+                                                    std::string(dtype_name(dtype)) + shape_string(shape) +
+                                                    " in groups of " + std::to_string(g) + " rows, which need " +
+                                                    std::to_string(need));
+    auto buf = std::make_shared<Buffer>(device.allocator().allocate(bytes, Pool::Weights));
+    Tensor t(std::move(buf), 0, dtype, std::move(shape));
+    t.interleave_ = il;
+    t.bytes_ = bytes;
+    t.upload(data, bytes);
+    return t;
+}
+
 Tensor Tensor::from_host(Device& device, DType dtype, Shape shape, const void* data, uint64_t bytes,
                          Pool pool) {
     Tensor t = empty(device, dtype, std::move(shape), pool);
@@ -93,9 +114,25 @@ std::vector<int64_t> Tensor::strides() const {
 
 int64_t Tensor::rows() const { return shape_.empty() ? 0 : numel() / shape_.back(); }
 
-std::string Tensor::describe() const { return std::string(dtype_name(dtype_)) + shape_string(shape_); }
+std::string Tensor::describe() const {
+    std::string d = std::string(dtype_name(dtype_)) + shape_string(shape_);
+    if (interleave_)
+        d += " (rows interleaved " + std::to_string(interleave_.lanes) + "x" + std::to_string(interleave_.rows_per_lane) + ")";
+    return d;
+}
+
+namespace {
+
+void check_dense(const Tensor& t, const char* what) {
+    if (t.interleave())
+        throw Error(ErrorKind::InvalidArgument, std::string(what) + " of " + t.describe() +
+                                                    ": its rows are interleaved for ops::matmul, which alone reads them");
+}
+
+}  // namespace
 
 Tensor Tensor::reshape(Shape shape) const {
+    check_dense(*this, "reshape");
     check_shape(dtype_, shape);
     if (shape_numel(shape) != numel())
         throw Error(ErrorKind::InvalidArgument,
@@ -104,6 +141,7 @@ Tensor Tensor::reshape(Shape shape) const {
 }
 
 Tensor Tensor::row_slice(int64_t first, int64_t count) const {
+    check_dense(*this, "row_slice");
     const int64_t r = rows();
     if (first < 0 || count <= 0 || first + count > r)
         throw Error(ErrorKind::InvalidArgument, "rows [" + std::to_string(first) + ", " +
@@ -154,6 +192,7 @@ void Tensor::download(void* data, uint64_t bytes) const {
 }
 
 std::vector<float> Tensor::to_floats() const {
+    check_dense(*this, "to_floats");
     if (dtype_ == DType::f32) return to_vector<float>();
     if (dtype_ == DType::f16) {
         const std::vector<uint16_t> h = to_vector<uint16_t>();

@@ -16,11 +16,12 @@
 #ifndef VKML_CPU_SIMD_GLSL
 #define VKML_CPU_SIMD_GLSL
 
-// wd[0 .. 4 n) = the 32-bit words of texels t0 .. t0 + n of W, in order (each texel index
-// clamped to the binding). A macro, not a function, so that the word array is never copied.
-#define LOAD_TEXELS(wd, t0, n)                                                          \
+// wd[0 .. 4 n) = the 32-bit words of texels t0, t0 + step, .., t0 + (n - 1) step of W, in
+// order (each texel index clamped to the binding). A macro, not a function, so that the word
+// array is never copied.
+#define LOAD_TEXELS(wd, t0, n, step)                                                    \
     [[unroll]] for (uint i_ = 0u; i_ < (n); ++i_) {                                     \
-        const uvec4 t_ = texelFetch(w, int(min((t0) + i_, p.w_texels - 1u)));          \
+        const uvec4 t_ = texelFetch(w, int(min((t0) + i_ * (step), p.w_texels - 1u)));  \
         [[unroll]] for (uint c_ = 0u; c_ < 4u; ++c_) wd[4u * i_ + c_] = t_[c_];         \
     }
 

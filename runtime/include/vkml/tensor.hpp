@@ -19,6 +19,18 @@ using Shape = std::vector<int64_t>;
 std::string shape_string(const Shape& s);  // "[2, 3, 4]"
 int64_t shape_numel(const Shape& s);
 
+// The byte order of a matrix's rows. lanes == 0 (the default): dense row-major, what every op
+// reads. Otherwise the tensor was made by ops::upload_matmul_weight for the matrix-vector kernel
+// of CPU devices and only ops::matmul reads it (other ops, reshape, row_slice and to_floats
+// refuse it): the rows come in groups of lanes * rows_per_lane, the last group padded with zero
+// rows, and inside a group the rows' 16-byte units interleave lane by lane
+// (docs/quantization.md, "Interleaved weights").
+struct RowInterleave {
+    uint32_t lanes = 0, rows_per_lane = 0;
+    uint64_t group_rows() const { return uint64_t{lanes} * rows_per_lane; }
+    explicit operator bool() const { return lanes != 0; }
+};
+
 class Tensor {
 public:
     Tensor() = default;
@@ -34,6 +46,10 @@ public:
 
     // A tensor over bytes [offset, offset + size) of an existing buffer (planners and loaders).
     static Tensor view_of(std::shared_ptr<Buffer> buffer, uint64_t offset, DType dtype, Shape shape);
+    // A [rows, cols] matrix of bytes already in the interleaved order `il` (ops::upload_matmul_weight
+    // writes them): `bytes` covers whole groups of il.group_rows() rows.
+    static Tensor from_host_interleaved(Device& device, DType dtype, Shape shape, RowInterleave il,
+                                        const void* data, uint64_t bytes);
 
     explicit operator bool() const { return buffer_ != nullptr; }
     DType dtype() const { return dtype_; }
@@ -48,7 +64,8 @@ public:
     uint64_t offset() const { return offset_; }  // bytes from the start of buffer()
     const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
     Device& device() const { return buffer_->device(); }
-    std::string describe() const;  // "f32[4, 7]"
+    const RowInterleave& interleave() const { return interleave_; }
+    std::string describe() const;  // "f32[4, 7]", "q4_0[4096, 4096] (rows interleaved 8x16)"
 
     // Rows are the outermost dimension folded with all but the last: numel / dim(-1).
     int64_t rows() const;
@@ -78,6 +95,7 @@ private:
     uint64_t bytes_ = 0;
     DType dtype_ = DType::f32;
     Shape shape_;
+    RowInterleave interleave_;
 };
 
 }  // namespace vkml
