@@ -26,7 +26,7 @@ void register_matmul(const std::string& name, DType wt, int64_t m, int64_t n, in
         Tensor y = Tensor::empty(dev, DType::f32, {n, m});
         GpuCase c;
         c.record = [=](Stream& s) { ops::matmul(s, w, x, y, {.kernel = kernel}); };
-        c.bytes = static_cast<double>(w.bytes() + x.bytes() + y.bytes());
+        c.bytes = static_cast<double>(dtype_bytes(wt, static_cast<uint64_t>(m * k)) + x.bytes() + y.bytes());
         c.flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
         return c;
     });

@@ -37,7 +37,9 @@ void register_case(const std::string& name, DType t, int64_t m, int64_t n, int64
         GpuCase c;
         c.record = [=](Stream& s) { ops::matmul_quantized(s, w, x, y, opts); };
         // GEMV: bytes are the weights read (what bounds decode); matmul adds x and y.
-        c.bytes = static_cast<double>(w.bytes()) + (n > 8 ? static_cast<double>(x.bytes() + y.bytes()) : 0.0);
+        // The dense blocks' bytes, not w.bytes(): interleaved q6_k rows carry padding.
+        const double wb = static_cast<double>(dtype_bytes(t, static_cast<uint64_t>(m * k)));
+        c.bytes = wb + (n > 8 ? static_cast<double>(x.bytes() + y.bytes()) : 0.0);
         c.flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
         c.items = static_cast<double>(n);
         return c;
@@ -53,14 +55,13 @@ const bool registered = [] {
             register_case("gemv/" + ts + "/" + shape + "/auto", t, sh.m, 1, sh.k, {});
         }
         // The same with W uploaded as models upload it (ops::upload_matmul_weight): on CPU devices
-        // q4_0 and q8_0 rows interleaved for the CPU kernel (elsewhere the same as auto).
-        if (t != DType::q6_k)
-            for (const auto& sh : shapes) {
-                const std::string shape = std::to_string(sh.m) + "x" + std::to_string(sh.k);
-                register_case("gemv/" + ts + "/" + shape + "/interleaved", t, sh.m, 1, sh.k, {}, ops::WeightLayout::Auto);
-                register_case("matmul/" + ts + "/512x" + shape + "/interleaved", t, sh.m, 512, sh.k, {},
-                              ops::WeightLayout::Auto);
-            }
+        // rows interleaved for the CPU kernel (elsewhere the same as auto).
+        for (const auto& sh : shapes) {
+            const std::string shape = std::to_string(sh.m) + "x" + std::to_string(sh.k);
+            register_case("gemv/" + ts + "/" + shape + "/interleaved", t, sh.m, 1, sh.k, {}, ops::WeightLayout::Auto);
+            register_case("matmul/" + ts + "/512x" + shape + "/interleaved", t, sh.m, 512, sh.k, {},
+                          ops::WeightLayout::Auto);
+        }
         // Llama-2 7B's FFN down projection: k = 11008 is 21.5 chunks of 512 (a half chunk at the end).
         register_case("gemv/" + ts + "/4096x11008/auto", t, 4096, 1, 11008, {});
         // Every flavour on one shape: rows per invocation, subgroup and shared-memory reductions,

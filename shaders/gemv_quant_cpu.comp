@@ -68,6 +68,7 @@ layout(constant_id = 3) const bool INTERLEAVED = false;
 #elif Q6_K
 #define BB 210u // bytes per super-block; a chunk is 105 words (HALF: 53), read as 28 (15) texels
 #define NTX (NSB == 2u ? 28u : 15u)
+#define NTP (NSB == 2u ? 27u : 14u)  // INTERLEAVED: the chunk padded to whole texels
 #else
 #define BB 18u  // a chunk is 288 bytes = 18 texels of a row
 #endif
@@ -152,21 +153,31 @@ void main() {
 
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
-        const uint at = p.w_off + min(row, p.m - 1u) * p.row_bytes + chunk * BB * NSB;  // byte, even
-        const uint first = at / 4u, phase = first % 4u;
-        // Words 4 (first / 4) .. + 4 NTX: the chunk's 105 words (HALF: 53; one more with
-        // PHASED) after `phase` words. Texels past the binding are clamped: past the last row's
-        // end no word is used.
         uint wd[4u * NTX];
-        LOAD_TEXELS(wd, first / 4u, NTX, 1u);
-        // Shift the chunk down to word 0 by the phase, one bit of it at a time.
-        [[unroll]] for (uint i = 0u; i < 4u * NTX - 4u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
-        [[unroll]] for (uint i = 0u; i < 4u * NTX - 5u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
-        if (PHASED) {
-            // Rows of 210 (2 c + 1) bytes (k = 512 c + 256): every other row starts 2 bytes into
-            // a word; move its chunk down by 16 bits.
-            const bool odd = (at & 2u) != 0u;
-            [[unroll]] for (uint i = 0u; i < (BB * NSB + 3u) / 4u; ++i) wd[i] = odd ? (wd[i] >> 16) | (wd[i + 1u] << 16) : wd[i];
+        if (INTERLEAVED) {
+            // Each chunk padded to whole texels (27, HALF: 14) and interleaved lane by lane as
+            // in main() below: the chunk starts at word 0, no phase to undo. Words 4 NTP and up
+            // are never read.
+            const uint lanes = gl_WorkGroupSize.x;
+            const uint t0 = p.w_off / 16u + gl_WorkGroupID.y * RPT * lanes * (p.row_bytes / 16u) +
+                            (chunk * RPT + r) * NTP * lanes + lane;
+            LOAD_TEXELS(wd, t0, NTP, lanes);
+        } else {
+            const uint at = p.w_off + min(row, p.m - 1u) * p.row_bytes + chunk * BB * NSB;  // byte, even
+            const uint first = at / 4u, phase = first % 4u;
+            // Words 4 (first / 4) .. + 4 NTX: the chunk's 105 words (HALF: 53; one more with
+            // PHASED) after `phase` words. Texels past the binding are clamped: past the last row's
+            // end no word is used.
+            LOAD_TEXELS(wd, first / 4u, NTX, 1u);
+            // Shift the chunk down to word 0 by the phase, one bit of it at a time.
+            [[unroll]] for (uint i = 0u; i < 4u * NTX - 4u; ++i) wd[i] = (phase & 2u) != 0u ? wd[i + 2u] : wd[i];
+            [[unroll]] for (uint i = 0u; i < 4u * NTX - 5u; ++i) wd[i] = (phase & 1u) != 0u ? wd[i + 1u] : wd[i];
+            if (PHASED) {
+                // Rows of 210 (2 c + 1) bytes (k = 512 c + 256): every other row starts 2 bytes
+                // into a word; move its chunk down by 16 bits.
+                const bool odd = (at & 2u) != 0u;
+                [[unroll]] for (uint i = 0u; i < (BB * NSB + 3u) / 4u; ++i) wd[i] = odd ? (wd[i] >> 16) | (wd[i + 1u] << 16) : wd[i];
+            }
         }
 
         // Quarter by quarter (32 weights, two groups of 16 with one int8 scale each): a word of

@@ -93,7 +93,7 @@ TEST_F(LlamaTest, QuantizedWeightsMatchTheDequantizedReference) {
 }
 
 TEST_F(LlamaTest, InterleavedWeightsGiveTheDenseLogits) {
-    // dim 512 and ffn 768: on CPU devices the model uploads its q4_0, q8_0 and f16 matrices with
+    // dim 512 and ffn 768: on CPU devices the model uploads its q4_0, q8_0, q6_k and f16 matrices with
     // rows interleaved for the CPU kernel (k = 512, and 768 with a half chunk; the 64-row output
     // padded to a group); the logits must equal those of dense weights bit for bit, prompt and
     // decode, and match the reference.
@@ -104,7 +104,7 @@ TEST_F(LlamaTest, InterleavedWeightsGiveTheDenseLogits) {
     for (const char* m : {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight", "ffn_gate.weight",
                           "ffn_up.weight", "ffn_down.weight"})
         names.push_back(layer(0, m));
-    for (DType type : {DType::q8_0, DType::q4_0, DType::f16}) {
+    for (DType type : {DType::q8_0, DType::q4_0, DType::q6_k, DType::f16}) {
         SCOPED_TRACE(std::string(dtype_name(type)));
         InMemoryWeights w = f32;
         if (type == DType::f16) {

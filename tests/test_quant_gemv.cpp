@@ -197,7 +197,8 @@ void check_interleaved(Device& dev, Stream& s, DType t, const Case& c, uint32_t 
     ASSERT_TRUE(il.interleave());
     const uint64_t group = il.interleave().group_rows();
     EXPECT_EQ(group, uint64_t{dev.caps().subgroup_size} * 16);
-    EXPECT_EQ(il.bytes(), (static_cast<uint64_t>(c.m) + group - 1) / group * group * dtype_bytes(t, c.k));
+    const uint64_t row = t == DType::q6_k ? c.k / 512 * 432 + (c.k % 512 ? 224 : 0) : dtype_bytes(t, c.k);
+    EXPECT_EQ(il.bytes(), (static_cast<uint64_t>(c.m) + group - 1) / group * group * row);
     Tensor x = Tensor::from_floats(dev, DType::f32, {c.n, c.k}, xs);
     Tensor y_dense = Tensor::empty(dev, DType::f32, {c.n, c.m}), y_il = Tensor::empty(dev, DType::f32, {c.n, c.m});
     const ops::QuantMatmulOptions cpu{.kernel = ops::QuantKernel::GemvCpu, .int_dot = ops::IntDot::Off};
@@ -220,12 +221,13 @@ TEST_F(QuantGemv, InterleavedWeightsMatchDense) {
         SCOPED_TRACE(dev->caps().name);
         Stream s(*dev);
         uint32_t seed = 900;
-        for (DType t : {DType::q4_0, DType::q8_0, DType::f16}) {
+        for (DType t : {DType::q4_0, DType::q8_0, DType::q6_k, DType::f16}) {
             for (const Case& c : {Case{1, 1, 512}, Case{7, 3, 768}, Case{33, 1, 1536}, Case{129, 11, 1024}, Case{300, 2, 2816}})
                 check_interleaved(*dev, s, t, c, seed += 2);
         }
         // Auto interleaves on CPU devices, and $VKML_INTERLEAVE_WEIGHTS=0 turns it off; shapes the
-        // CPU kernel does not take (k < 512, q6_k) and Dense stay dense.
+        // CPU kernel does not take (k < 512) and Dense stay dense. q6_k rows are padded (a chunk's
+        // 420 bytes to 432, a half chunk's 210 to 224).
         const std::vector<uint8_t> q(dtype_bytes(DType::q8_0, 9 * 512), 0);
         EXPECT_TRUE(ops::upload_matmul_weight(*dev, DType::q8_0, {9, 512}, q.data(), q.size()).interleave());
         ::setenv("VKML_INTERLEAVE_WEIGHTS", "0", 1);
@@ -234,14 +236,17 @@ TEST_F(QuantGemv, InterleavedWeightsMatchDense) {
         EXPECT_FALSE(ops::upload_matmul_weight(*dev, DType::q8_0, {18, 256}, q.data(), q.size()).interleave());
         EXPECT_FALSE(ops::upload_matmul_weight(*dev, DType::q8_0, {9, 512}, q.data(), q.size(), ops::WeightLayout::Dense)
                          .interleave());
-        const std::vector<uint8_t> q6(dtype_bytes(DType::q6_k, 2 * 512), 0);
-        EXPECT_FALSE(ops::upload_matmul_weight(*dev, DType::q6_k, {2, 512}, q6.data(), q6.size()).interleave());
+        const std::vector<uint8_t> q6(dtype_bytes(DType::q6_k, 2 * 768), 0);
+        const Tensor w6 = ops::upload_matmul_weight(*dev, DType::q6_k, {2, 768}, q6.data(), q6.size());
+        EXPECT_TRUE(w6.interleave());
+        EXPECT_EQ(w6.bytes(), w6.interleave().group_rows() * (432 + 224));
     }
     for (const auto& d : devices()) {
         if (d->caps().type != DeviceType::Cpu) continue;
         auto dev = Device::open_index(d->index(), DeviceOptions{.max_buffer_range = 1 << 18});
         Stream s(*dev);
         check_interleaved(*dev, s, DType::q4_0, {1000, 3, 1024}, 31);  // groups of 128 x 576 bytes, 3 slices
+        check_interleaved(*dev, s, DType::q6_k, {300, 2, 1280}, 33);   // 128 x 1088 bytes, 3 slices
     }
 }
 

@@ -128,7 +128,7 @@ Tensor upload_weight(Device& dev, const WeightInfo& w, DType dtype, const std::s
 }
 
 Tensor upload_matmul_matrix(Device& dev, const WeightInfo& w, const std::string& name) {
-    const bool packable = w.dtype == DType::q4_0 || w.dtype == DType::q8_0 ||
+    const bool packable = w.dtype == DType::q4_0 || w.dtype == DType::q8_0 || w.dtype == DType::q6_k ||
                           (w.dtype == DType::f16 && dev.caps().fp16_storage);
     if (!packable || w.shape.size() != 2 || dtype_bytes(w.dtype, static_cast<uint64_t>(shape_numel(w.shape))) != w.bytes)
         return upload_weight(dev, w, w.dtype, name);

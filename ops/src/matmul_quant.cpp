@@ -175,6 +175,14 @@ constexpr uint32_t kCpuRowsPerLane = 16;
 // lanes * kCpuRowsPerLane rows, one workgroup's.
 RowInterleave cpu_interleave(const Device& dev) { return {dev.caps().subgroup_size, kCpuRowsPerLane}; }
 
+// The interleaved layout (upload_matmul_weight) in 16-byte units: a chunk of `cols` columns
+// (512, or a last 256) of a row takes its bytes rounded up to whole units (q6_k: 420 -> 432,
+// 210 -> 224; the others are whole already), so every chunk starts on a texel.
+uint64_t il_units(DType t, uint64_t cols) { return (dtype_bytes(t, cols) + 15) / 16; }
+uint64_t il_row_bytes(DType t, uint64_t k) {
+    return 16 * (k / 512 * il_units(t, 512) + (k % 512 ? il_units(t, 256) : 0));
+}
+
 // Whether the CPU kernel takes W of this type and row length (its rows bind as texels).
 bool cpu_gemv_takes(const Device& dev, DType t, int64_t k) {
     const bool quant = t == DType::q4_0 || t == DType::q8_0 || t == DType::q6_k;
@@ -197,19 +205,19 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     const Capabilities& c = dev.caps();
     const uint64_t m = static_cast<uint64_t>(w.dim(0)), k = static_cast<uint64_t>(w.dim(1));
     const uint64_t n = static_cast<uint64_t>(x.rows());
-    const uint64_t chunks = k / 512, row_bytes = dtype_bytes(w.dtype(), k);
     const bool q6 = w.dtype() == DType::q6_k;
+    // Interleaved W (upload_matmul_weight): slices of whole groups of `rows` rows, each group's
+    // rows (the last one's padded) bound whole; rows of il_row_bytes, every chunk on a texel.
+    const bool il = static_cast<bool>(w.interleave());
+    const uint64_t chunks = k / 512, row_bytes = il ? il_row_bytes(w.dtype(), k) : dtype_bytes(w.dtype(), k);
     // k = 512 chunks + 256: the last 256 columns go to the HALF variant as one more chunk of
     // partial sums. q6_k rows (or W) 2-byte but not 4-byte aligned take the PHASED variant;
     // q4_0, q8_0 and f16 rows are always whole 16-byte texels.
     const uint64_t tail = k % 512, all_chunks = chunks + (tail ? 1 : 0);
     const uint64_t row_align = q6 ? 4 : 16;
-    const bool phased = row_bytes % row_align != 0 || w.offset() % row_align != 0;
+    const bool phased = !il && (row_bytes % row_align != 0 || w.offset() % row_align != 0);
     const uint32_t lanes = c.subgroup_size;
     const uint64_t rows = uint64_t{lanes} * kCpuRowsPerLane;  // per workgroup
-    // Interleaved W (upload_matmul_weight): slices of whole groups of `rows` rows, each group's
-    // rows (the last one's padded) bound whole.
-    const bool il = static_cast<bool>(w.interleave());
     const std::string name = "gemv_" + std::string(dtype_name(w.dtype())) + "_cpu";
     const std::vector<uint32_t> spec = {lanes, kCpuRowsPerLane, phased ? 1u : 0u, il ? 1u : 0u};
     const Kernel& kernel = dev.kernel(name, spec);
@@ -238,7 +246,7 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     // q6_k: one super-block).
     const std::string half_name = name + "_half";
     const Kernel* half_kernel = tail ? &dev.kernel(half_name, spec) : nullptr;
-    const uint64_t col_bytes = dtype_bytes(w.dtype(), 512 * chunks);
+    const uint64_t col_bytes = il ? 16 * chunks * il_units(w.dtype(), 512) : dtype_bytes(w.dtype(), 512 * chunks);
     for_each_slice(n, nc, m, mc, [&](uint64_t n0, uint64_t nn, uint64_t m0, uint64_t mm) {
         uint64_t xo = 0, wo = 0, po = 0, yo = 0;
         const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
@@ -410,24 +418,26 @@ void matmul_quantized(Stream& s, const Tensor& w, const Tensor& x, const Tensor&
 
 namespace {
 
-// Rows of W (dense, m x row_bytes) into the CPU kernel's interleaved order: row j is row
-// jj = r * lanes + l of group j / G (G = lanes * rows_per_lane), and its 16-byte unit i of
-// column chunk c (512 columns, nt units; a last half chunk of 256 has fewer) goes to unit
-// G * c * NT + (r * nt + i) * lanes + l of the group (NT: the units of a whole chunk). So one
-// texel fetch of the kernel's 8 lanes reads adjacent units. The last group's missing rows are zero.
+// Rows of W (dense, m rows of dtype_bytes(t, k)) into the CPU kernel's interleaved order: row j
+// is row jj = r * lanes + l of group j / G (G = lanes * rows_per_lane); its column chunk c (512
+// columns, or a last 256) is cut into nt 16-byte units (il_units: the last one zero-padded), and
+// unit i goes to unit G * c * NT + (r * nt + i) * lanes + l of the group (NT: the units of a
+// whole chunk). So one texel fetch of the kernel's 8 lanes reads adjacent units. The last
+// group's missing rows are zero.
 std::vector<uint8_t> interleave_rows(DType t, uint64_t m, uint64_t k, const uint8_t* src, RowInterleave il) {
     const uint64_t g_rows = il.group_rows(), lanes = il.lanes;
-    const uint64_t units = dtype_bytes(t, k) / 16, nt_full = dtype_bytes(t, 512) / 16;
-    const uint64_t chunks = k / 512, nt_tail = k % 512 ? dtype_bytes(t, 256) / 16 : 0;
-    std::vector<uint8_t> out((m + g_rows - 1) / g_rows * g_rows * units * 16, 0);
+    const uint64_t dense_row = dtype_bytes(t, k), il_row = il_row_bytes(t, k), chunks = k / 512;
+    const uint64_t nt_full = il_units(t, 512), cb_full = dtype_bytes(t, 512), cb_tail = dtype_bytes(t, 256);
+    std::vector<uint8_t> out((m + g_rows - 1) / g_rows * g_rows * il_row, 0);
     for (uint64_t j = 0; j < m; ++j) {
         const uint64_t jj = j % g_rows, l = jj % lanes, r = jj / lanes;
-        const uint8_t* row = src + j * units * 16;
-        uint8_t* group = out.data() + j / g_rows * g_rows * units * 16;
+        uint8_t* group = out.data() + j / g_rows * g_rows * il_row;
         for (uint64_t c = 0; c <= chunks; ++c) {
-            const uint64_t nt = c < chunks ? nt_full : nt_tail;
+            const uint64_t cb = c < chunks ? cb_full : (k % 512 ? cb_tail : 0), nt = (cb + 15) / 16;
+            const uint8_t* chunk = src + j * dense_row + c * cb_full;
             for (uint64_t i = 0; i < nt; ++i)
-                std::memcpy(group + (g_rows * c * nt_full + (r * nt + i) * lanes + l) * 16, row + (c * nt_full + i) * 16, 16);
+                std::memcpy(group + (g_rows * c * nt_full + (r * nt + i) * lanes + l) * 16, chunk + 16 * i,
+                            std::min<uint64_t>(16, cb - 16 * i));
         }
     }
     return out;
@@ -444,9 +454,9 @@ Tensor upload_matmul_weight(Device& dev, DType dtype, const Shape& shape, const 
         const bool off = e && std::strcmp(e, "0") == 0;
         layout = dev.caps().type == DeviceType::Cpu && !off ? WeightLayout::Interleave : WeightLayout::Dense;
     }
-    // q6_k chunks are not whole texels; a group of rows must bind whole.
-    const uint64_t group_bytes = cpu_interleave(dev).group_rows() * dtype_bytes(dtype, static_cast<uint64_t>(shape[1]));
-    const bool il = layout == WeightLayout::Interleave && dtype != DType::q6_k && cpu_gemv_takes(dev, dtype, shape[1]) &&
+    // A group of rows must bind whole.
+    const uint64_t group_bytes = cpu_interleave(dev).group_rows() * il_row_bytes(dtype, static_cast<uint64_t>(shape[1]));
+    const bool il = layout == WeightLayout::Interleave && cpu_gemv_takes(dev, dtype, shape[1]) &&
                     group_bytes <= std::min(window_cap(dev, cpu_w_align(dev)), cpu_w_texel_cap(dev));
     if (!il) return Tensor::from_host(dev, dtype, shape, data, bytes, Pool::Weights);
     const uint64_t m = static_cast<uint64_t>(shape[0]), k = static_cast<uint64_t>(shape[1]);

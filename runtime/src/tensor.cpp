@@ -59,13 +59,13 @@ Tensor Tensor::from_host_interleaved(Device& device, DType dtype, Shape shape, R
     if (shape.size() != 2 || !il)
         throw Error(ErrorKind::InvalidArgument, "from_host_interleaved: " + std::string(dtype_name(dtype)) +
                                                     shape_string(shape) + " must be a matrix with lanes > 0");
-    const uint64_t g = il.group_rows(), rows = static_cast<uint64_t>(shape[0]);
-    const uint64_t need = (rows + g - 1) / g * g * dtype_bytes(dtype, static_cast<uint64_t>(shape[1]));
-    if (bytes != need)
+    // Whole groups of rows of at least the dense row's bytes (a layout may pad its rows).
+    const uint64_t g = il.group_rows(), rows = (static_cast<uint64_t>(shape[0]) + g - 1) / g * g;
+    if (bytes % rows != 0 || bytes / rows < dtype_bytes(dtype, static_cast<uint64_t>(shape[1])))
         throw Error(ErrorKind::InvalidArgument, "from_host_interleaved: " + std::to_string(bytes) + " bytes for " +
                                                     std::string(dtype_name(dtype)) + shape_string(shape) +
-                                                    " in groups of " + std::to_string(g) + " rows, which need " +
-                                                    std::to_string(need));
+                                                    " are not " + std::to_string(rows) + " whole rows (groups of " +
+                                                    std::to_string(g) + ")");
     auto buf = std::make_shared<Buffer>(device.allocator().allocate(bytes, Pool::Weights));
     Tensor t(std::move(buf), 0, dtype, std::move(shape));
     t.interleave_ = il;

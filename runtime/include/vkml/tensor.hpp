@@ -23,7 +23,7 @@ int64_t shape_numel(const Shape& s);
 // reads. Otherwise the tensor was made by ops::upload_matmul_weight for the matrix-vector kernel
 // of CPU devices and only ops::matmul reads it (other ops, reshape, row_slice and to_floats
 // refuse it): the rows come in groups of lanes * rows_per_lane, the last group padded with zero
-// rows, and inside a group the rows' 16-byte units interleave lane by lane
+// rows, and inside a group the rows' 16-byte units interleave lane by lane (q6_k rows padded)
 // (docs/quantization.md, "Interleaved weights").
 struct RowInterleave {
     uint32_t lanes = 0, rows_per_lane = 0;
@@ -47,7 +47,8 @@ public:
     // A tensor over bytes [offset, offset + size) of an existing buffer (planners and loaders).
     static Tensor view_of(std::shared_ptr<Buffer> buffer, uint64_t offset, DType dtype, Shape shape);
     // A [rows, cols] matrix of bytes already in the interleaved order `il` (ops::upload_matmul_weight
-    // writes them): `bytes` covers whole groups of il.group_rows() rows.
+    // writes them): `bytes` covers whole groups of il.group_rows() rows, each row at least as long
+    // as a dense one (the layout may pad rows).
     static Tensor from_host_interleaved(Device& device, DType dtype, Shape shape, RowInterleave il,
                                         const void* data, uint64_t bytes);
 
