@@ -265,6 +265,11 @@ TEST_F(QuantGemv, InterleavedWeightsOnlyGoToMatmul) {
         const Tensor x = Tensor::view_of(xs.buffer(), xs.offset() + 4, DType::f32, {1, 512});
         EXPECT_VKML_ERROR(ops::matmul(s, w, x, Tensor::empty(*dev, DType::f32, {1, 9})), ErrorKind::InvalidArgument,
                           "16-byte aligned");
+        // A copy into a dense tensor of the same size would reorder nothing: refused.
+        EXPECT_VKML_ERROR(s.copy(w, Tensor::empty(*dev, DType::q4_0, {128, 512})), ErrorKind::InvalidArgument,
+                          "different orders");
+        EXPECT_VKML_ERROR(ops::upload_matmul_weight(*dev, DType::q4_0, {-9, 512}, q.data(), q.size()),
+                          ErrorKind::InvalidArgument, "m, k > 0");
         // The bytes must be the dense matrix's.
         EXPECT_VKML_ERROR(ops::upload_matmul_weight(*dev, DType::q4_0, {9, 512}, q.data(), q.size() - 18,
                                                     ops::WeightLayout::Interleave),

@@ -448,7 +448,8 @@ std::vector<uint8_t> interleave_rows(DType t, uint64_t m, uint64_t k, const uint
 Tensor upload_matmul_weight(Device& dev, DType dtype, const Shape& shape, const void* data, uint64_t bytes,
                             WeightLayout layout) {
     const char* op = "upload_matmul_weight";
-    if (shape.size() != 2) fail(op, std::string(dtype_name(dtype)) + shape_string(shape) + " must be [m, k]");
+    if (shape.size() != 2 || shape[0] <= 0 || shape[1] <= 0)
+        fail(op, std::string(dtype_name(dtype)) + shape_string(shape) + " must be [m, k] with m, k > 0");
     if (layout == WeightLayout::Auto) {
         const char* e = std::getenv("VKML_INTERLEAVE_WEIGHTS");
         const bool off = e && std::strcmp(e, "0") == 0;

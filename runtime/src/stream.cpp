@@ -382,6 +382,9 @@ void Stream::copy(const Tensor& src, const Tensor& dst) {
         throw Error(ErrorKind::InvalidArgument, "copy needs two tensors of equal byte size, got " +
                                                     (src ? src.describe() : std::string("empty")) + " and " +
                                                     (dst ? dst.describe() : std::string("empty")));
+    if (src.interleave().lanes != dst.interleave().lanes || src.interleave().rows_per_lane != dst.interleave().rows_per_lane)
+        throw Error(ErrorKind::InvalidArgument, "copy between " + src.describe() + " and " + dst.describe() +
+                                                    ": their rows are in different orders");
     const uint64_t so = src.buffer()->vk_offset() + src.offset();
     const uint64_t d_o = dst.buffer()->vk_offset() + dst.offset();
     s.begin();

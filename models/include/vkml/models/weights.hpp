@@ -81,7 +81,7 @@ std::vector<float> weight_to_floats(const WeightInfo& w);
 Tensor upload_weight(Device& dev, const WeightInfo& w, DType dtype, const std::string& name);
 
 // A matrix only ops::matmul reads, in its file type: ops::upload_matmul_weight's layout for the
-// device (on CPU devices q4_0, q8_0 and f16 rows interleaved for the CPU kernel), else as
+// device (on CPU devices q4_0, q8_0, q6_k and f16 rows interleaved for the CPU kernel), else as
 // upload_weight(dev, w, w.dtype, name).
 Tensor upload_matmul_matrix(Device& dev, const WeightInfo& w, const std::string& name);
 

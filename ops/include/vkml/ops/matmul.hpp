@@ -34,14 +34,16 @@ struct MatmulOptions {
 void matmul(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y, const MatmulOptions& opts);
 
 // A weight for matmul, uploaded in the byte order the device's kernel reads fastest.
-// On CPU devices (llvmpipe) a q4_0, q8_0 or f16 matrix the CPU-shaped kernel takes (k a multiple
-// of 256, at least 512) gets its rows interleaved (Tensor::interleave()): each 16-byte gather
-// of that kernel then reads one run of adjacent bytes instead of one row each. matmul reads such
-// a tensor (always with that kernel; x must be 16-byte aligned in its buffer), other ops refuse it. Everywhere
-// else the tensor is the dense one Tensor::from_host makes.
+// On CPU devices (llvmpipe) a q4_0, q8_0, q6_k or f16 matrix the CPU-shaped kernel takes (k a
+// multiple of 256, at least 512) gets its rows interleaved (Tensor::interleave(); q6_k chunks
+// padded to whole 16-byte units): each 16-byte gather of that kernel then reads one run of
+// adjacent bytes instead of one row each. matmul reads such a tensor (always with that kernel;
+// x must be 16-byte aligned in its buffer), other ops refuse it. Everywhere else the tensor is
+// the dense one Tensor::from_host makes.
 //   data, bytes: the dense row-major bytes of the [m, k] matrix (dtype_bytes(dtype, m * k)).
 //   Auto: interleave where described above, unless $VKML_INTERLEAVE_WEIGHTS is 0.
-//   Interleave: interleave on any device wherever the kernel takes the shape (tests).
+//   Interleave: interleave on any device wherever the kernel takes the shape and one group of
+//   rows fits a binding (tests).
 //   Dense: never.
 enum class WeightLayout { Auto, Dense, Interleave };
 Tensor upload_matmul_weight(Device& dev, DType dtype, const Shape& shape, const void* data, uint64_t bytes,
