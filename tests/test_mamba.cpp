@@ -1,6 +1,7 @@
 // The Mamba model on the GPU against the CPU reference forward, on small random models.
 #include <cmath>
 
+#include "vkml/models/hf_weights.hpp"
 #include "vkml/models/llama.hpp"
 #include "vkml/models/mamba.hpp"
 #include "vkml/reference/mamba.hpp"
@@ -27,6 +28,28 @@ TEST_F(MambaTest, PrefillMatchesTheCpuReference) {
             const auto got = model.logits(session, tokens, true);
             EXPECT_NMSE_LE(reference::mamba_forward(w, tokens), got, 1e-4);
         }
+    }
+}
+
+TEST_F(MambaTest, InterleavedWeightsGiveTheDenseLogits) {
+    // dim 256 (inner 512): on CPU devices x_proj's three row ranges and out_proj (k = 512) are
+    // uploaded interleaved for the CPU kernel, in_proj (k = 256) dense; q8_0, q4_0 and q6_k.
+    const auto& dev = devices()[0];
+    if (dev->caps().type != DeviceType::Cpu) GTEST_SKIP() << "interleaving is for CPU devices";
+    const InMemoryWeights f32 = random_mamba(53, 256, 1, 16, 16, false, 40);
+    const std::vector<int32_t> tokens = {1, 50, 7, 7, 0, 33};
+    for (DType type : {DType::q8_0, DType::q4_0, DType::q6_k}) {
+        SCOPED_TRACE(std::string(dtype_name(type)));
+        const models::QuantizedWeights w(f32, type);
+        const auto got = expect_interleaving_is_exact([&] {
+            models::Mamba model(*dev, w);
+            auto session = model.new_session();
+            auto out = model.logits(session, tokens, true);
+            const auto next = model.logits(session, {9});
+            out.insert(out.end(), next.begin(), next.end());
+            return out;
+        });
+        EXPECT_NMSE_LE(reference::mamba_forward(w, tokens), std::vector<float>(got.begin(), got.end() - 53), 5e-4);
     }
 }
 

@@ -12,6 +12,7 @@
 #include "vkml/models/llama.hpp"
 #include "vkml/models/mamba2.hpp"
 #include "vkml/reference/mamba2.hpp"
+#include "random_models.hpp"
 #include "vkml_test.hpp"
 
 namespace vkml::test {
@@ -115,6 +116,33 @@ TEST_F(Mamba2Test, QuantizedWeightsMatchTheDequantizedReference) {
         models::Mamba2 model(*dev, q);
         auto session = model.new_session();
         EXPECT_NMSE_LE(reference::mamba2_forward(q, tokens), model.logits(session, tokens, true), 5e-4);
+    }
+}
+
+TEST_F(Mamba2Test, InterleavedWeightsGiveTheDenseLogits) {
+    // dim 512: on CPU devices the five row ranges of in_proj and out_proj are uploaded
+    // interleaved for the CPU kernel (the 8-row dt range pads to a whole group).
+    const auto& dev = devices()[0];
+    if (dev->caps().type != DeviceType::Cpu) GTEST_SKIP() << "interleaving is for CPU devices";
+    Sizes z;
+    z.dim = 512;
+    z.layers = 1;
+    z.heads = 8;
+    z.head_dim = 64;
+    const InMemoryWeights f32 = random_mamba2(z, false, 50);
+    const std::vector<int32_t> tokens = {3, 1, 4, 1, 5, 9};
+    for (DType type : {DType::q8_0, DType::q4_0, DType::q6_k}) {
+        SCOPED_TRACE(dtype_name(type));
+        const models::QuantizedWeights w(f32, type);
+        const auto got = expect_interleaving_is_exact([&] {
+            models::Mamba2 model(*dev, w);
+            auto session = model.new_session();
+            auto out = model.logits(session, tokens, true);
+            const auto next = model.logits(session, {2});
+            out.insert(out.end(), next.begin(), next.end());
+            return out;
+        });
+        EXPECT_NMSE_LE(reference::mamba2_forward(w, tokens), std::vector<float>(got.begin(), got.end() - z.vocab), 5e-4);
     }
 }
 

@@ -61,23 +61,25 @@ Mamba::Mamba(Device& device, const WeightSource& w, const RecurrentOptions& opti
         auto vec = [&](const std::string& name, const Shape& shape) {
             return upload_weight(dev, w.require(name, shape), DType::f32, name);
         };
-        auto matrix = [&](const std::string& name, const Shape& shape) {
-            const WeightInfo info = w.require(name, shape);
-            return upload_weight(dev, info, info.dtype, name);
+        // Matrices feed matmul alone: uploaded in the layout it reads fastest on the device.
+        auto matrix = [&](const std::string& name, const Shape& shape) { return upload_matmul_matrix(dev, w.require(name, shape), name); };
+        auto rows = [&](const std::string& name, const WeightInfo& info, int64_t first, int64_t count) {
+            return upload_matmul_matrix(dev, weight_rows(info, first, count), name);
         };
         Weights::Layer l;
         l.norm = vec(layer(i, "attn_norm.weight"), {c.dim});
-        // in_proj [2E, D] and x_proj [R + 2N, E] are used as row slices: the kernels then write
-        // x, z, dt, B and C as separate dense tensors with no split op.
-        const Tensor in = matrix(layer(i, "ssm_in.weight"), {2 * E, c.dim});
-        l.in_x = in.row_slice(0, E);
-        l.in_z = in.row_slice(E, E);
+        // in_proj [2E, D] and x_proj [R + 2N, E] are uploaded as their row ranges: the kernels
+        // then write x, z, dt, B and C as separate dense tensors with no split op.
+        const std::string in_name = layer(i, "ssm_in.weight"), x_name = layer(i, "ssm_x.weight");
+        const WeightInfo in = w.require(in_name, {2 * E, c.dim});
+        l.in_x = rows(in_name, in, 0, E);
+        l.in_z = rows(in_name, in, E, E);
         l.conv_w = vec(layer(i, "ssm_conv1d.weight"), {E, c.conv});
         l.conv_b = vec(layer(i, "ssm_conv1d.bias"), {E});
-        const Tensor xp = matrix(layer(i, "ssm_x.weight"), {R + 2 * N, E});
-        l.x_dt = xp.row_slice(0, R);
-        l.x_b = xp.row_slice(R, N);
-        l.x_c = xp.row_slice(R + N, N);
+        const WeightInfo xp = w.require(x_name, {R + 2 * N, E});
+        l.x_dt = rows(x_name, xp, 0, R);
+        l.x_b = rows(x_name, xp, R, N);
+        l.x_c = rows(x_name, xp, R + N, N);
         l.dt_w = matrix(layer(i, "ssm_dt.weight"), {E, R});
         l.dt_b = vec(layer(i, "ssm_dt.bias"), {E});
         l.a = vec(layer(i, "ssm_a"), {E, N});

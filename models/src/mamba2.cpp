@@ -76,14 +76,18 @@ Mamba2::Mamba2(Device& device, const WeightSource& w, const RecurrentOptions& op
         auto vec = [&](const WeightInfo& info, const std::string& name) { return upload_weight(dev, info, DType::f32, name); };
         Weights::Layer l;
         l.norm = vec(w.require(layer(i, "attn_norm.weight"), {c.dim}), layer(i, "attn_norm.weight"));
-        // in_proj rows are [z | x | B | C | dt]: row slices let each product write a dense tensor.
-        const WeightInfo in_info = w.require(layer(i, "ssm_in.weight"), {c.in_proj_rows(), c.dim});
-        const Tensor in = upload_weight(dev, in_info, in_info.dtype, layer(i, "ssm_in.weight"));
-        l.in_z = in.row_slice(0, E);
-        l.in_x = in.row_slice(E, E);
-        l.in_b = in.row_slice(2 * E, GN);
-        l.in_c = in.row_slice(2 * E + GN, GN);
-        l.in_dt = in.row_slice(2 * E + 2 * GN, H);
+        // in_proj rows are [z | x | B | C | dt], uploaded as five matrices so each product writes
+        // a dense tensor; matrices feed matmul alone (the layout it reads fastest on the device).
+        const std::string in_name = layer(i, "ssm_in.weight");
+        const WeightInfo in_info = w.require(in_name, {c.in_proj_rows(), c.dim});
+        auto in_rows = [&](int64_t first, int64_t count) {
+            return upload_matmul_matrix(dev, weight_rows(in_info, first, count), in_name);
+        };
+        l.in_z = in_rows(0, E);
+        l.in_x = in_rows(E, E);
+        l.in_b = in_rows(2 * E, GN);
+        l.in_c = in_rows(2 * E + GN, GN);
+        l.in_dt = in_rows(2 * E + 2 * GN, H);
         // The conv over [x | B | C] is three convs (the SSD op takes x, B and C dense); the
         // weights are split on the host so each piece starts at an aligned offset.
         const std::vector<float> cw = weight_to_floats(w.require(layer(i, "ssm_conv1d.weight"), {c.conv_dim(), c.conv}));
@@ -101,8 +105,7 @@ Mamba2::Mamba2(Device& device, const WeightSource& w, const RecurrentOptions& op
         l.d = vec(require_mamba2_vector(w, layer(i, "ssm_d"), H, {H, 1}), layer(i, "ssm_d"));
         l.ssm_norm = vec(require_mamba2_vector(w, layer(i, "ssm_norm.weight"), E, {c.groups, E / c.groups}),
                          layer(i, "ssm_norm.weight"));
-        const WeightInfo out = w.require(layer(i, "ssm_out.weight"), {c.dim, E});
-        l.out = upload_weight(dev, out, out.dtype, layer(i, "ssm_out.weight"));
+        l.out = upload_matmul_matrix(dev, w.require(layer(i, "ssm_out.weight"), {c.dim, E}), layer(i, "ssm_out.weight"));
         W.layers.push_back(std::move(l));
         if (options.progress) options.progress(i + 1, c.layers);
     }

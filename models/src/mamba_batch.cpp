@@ -110,7 +110,7 @@ SsmEnds load_ends(const WeightSource& w, const SsmParts& parts, int64_t vocab, i
     e.output_norm = upload_weight(last, w.require("output_norm.weight", {dim}), DType::f32, "output_norm.weight");
     if (!tied) {
         const WeightInfo o = w.require("output.weight", {vocab, dim});
-        e.output = upload_weight(last, o, o.dtype, "output.weight");
+        e.output = upload_matmul_matrix(last, o, "output.weight");  // feeds matmul alone
     } else {
         e.output = &last == &first ? e.tok_embd : upload_weight(last, emb, table_type, "token_embd.weight");
     }

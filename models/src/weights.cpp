@@ -127,6 +127,19 @@ Tensor upload_weight(Device& dev, const WeightInfo& w, DType dtype, const std::s
                                             std::string(dtype_name(dtype)) + " on load is not supported");
 }
 
+WeightInfo weight_rows(const WeightInfo& w, int64_t first, int64_t count) {
+    if (w.shape.size() != 2 || first < 0 || count <= 0 || first + count > w.shape[0])
+        throw Error(ErrorKind::InvalidArgument, "rows [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                                                    ") of a " + std::string(dtype_name(w.dtype)) + shape_string(w.shape) +
+                                                    " weight");
+    const uint64_t row = dtype_bytes(w.dtype, static_cast<uint64_t>(w.shape[1]));
+    if (w.bytes != row * static_cast<uint64_t>(w.shape[0]))
+        throw Error(ErrorKind::BadFile, "weight of " + std::string(dtype_name(w.dtype)) + shape_string(w.shape) + " has " +
+                                            std::to_string(w.bytes) + " bytes");
+    return WeightInfo{w.dtype, {count, w.shape[1]}, w.data + static_cast<uint64_t>(first) * row,
+                      static_cast<uint64_t>(count) * row};
+}
+
 Tensor upload_matmul_matrix(Device& dev, const WeightInfo& w, const std::string& name) {
     const bool packable = w.dtype == DType::q4_0 || w.dtype == DType::q8_0 || w.dtype == DType::q6_k ||
                           (w.dtype == DType::f16 && dev.caps().fp16_storage);

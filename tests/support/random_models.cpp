@@ -1,6 +1,8 @@
 #include "random_models.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "vkml/models/llama.hpp"
@@ -78,6 +80,20 @@ InMemoryWeights random_mamba(int64_t vocab, int64_t dim, int64_t layers, int64_t
         put(layer(i, "ssm_out.weight"), {dim, inner}, -sd, sd);
     }
     return w;
+}
+
+std::vector<float> expect_interleaving_is_exact(const std::function<std::vector<float>()>& logits) {
+    const std::vector<float> interleaved = logits();
+    ::setenv("VKML_INTERLEAVE_WEIGHTS", "0", 1);
+    const std::vector<float> dense = logits();
+    ::unsetenv("VKML_INTERLEAVE_WEIGHTS");
+    EXPECT_EQ(interleaved.size(), dense.size());
+    for (size_t i = 0; i < std::min(dense.size(), interleaved.size()); ++i)
+        if (interleaved[i] != dense[i]) {
+            ADD_FAILURE() << "logit " << i << ": " << interleaved[i] << " interleaved vs " << dense[i] << " dense";
+            break;
+        }
+    return interleaved;
 }
 
 }  // namespace vkml::test

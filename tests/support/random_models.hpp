@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "vkml/models/weights.hpp"
 
@@ -14,5 +16,11 @@ models::InMemoryWeights random_llama(int64_t vocab, int64_t dim, int64_t layers,
 // A random mamba with inner size 2 * dim and conv width 4.
 models::InMemoryWeights random_mamba(int64_t vocab, int64_t dim, int64_t layers, int64_t state, int64_t rank,
                                      bool tied, uint32_t seed);
+
+// Runs `logits` (build a model, run it, return its logits) with models' matrices uploaded as
+// they are by default (on CPU devices interleaved for the CPU kernel) and again with
+// VKML_INTERLEAVE_WEIGHTS=0 (dense), expects the two bit for bit equal (the same kernel's
+// arithmetic on the same values) and returns the default run's logits.
+std::vector<float> expect_interleaving_is_exact(const std::function<std::vector<float>()>& logits);
 
 }  // namespace vkml::test

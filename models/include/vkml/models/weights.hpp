@@ -80,6 +80,10 @@ std::vector<float> weight_to_floats(const WeightInfo& w);
 // asked. A tensor the device cannot take as is becomes an Unsupported error naming `name`.
 Tensor upload_weight(Device& dev, const WeightInfo& w, DType dtype, const std::string& name);
 
+// Rows [first, first + count) of a matrix weight, as a weight of its own (no copy). Throws
+// InvalidArgument for rows outside the matrix.
+WeightInfo weight_rows(const WeightInfo& w, int64_t first, int64_t count);
+
 // A matrix only ops::matmul reads, in its file type: ops::upload_matmul_weight's layout for the
 // device (on CPU devices q4_0, q8_0, q6_k and f16 rows interleaved for the CPU kernel), else as
 // upload_weight(dev, w, w.dtype, name).
