@@ -17,7 +17,9 @@
 //   and every nibble's (byte's) word and bit position is a constant: the masked (shifted) word
 //   converts exactly to q * 2^shift, and x is pre-scaled by 2^-shift once per workgroup (3
 //   vector operations per weight: and or shift, convert, fma).
-// Consecutive workgroups take consecutive chunks of the same rows, so each row streams. For a
+// Consecutive workgroups take consecutive chunks of the same rows, so each row streams; with
+// INTERLEAVED weights (what models upload on CPU devices) each workgroup's chunk is one
+// contiguous block and each fetch reads the lanes' adjacent texels. For a
 // prompt the rows of W are read once per row of x: a kernel that dequantized each weight once
 // for several rows of x measured slower on llvmpipe (docs/quantization.md, session 8).
 // q6_k: a chunk is two 210-byte super-blocks, 420 bytes = 105 words, word aligned but not
@@ -50,9 +52,10 @@ layout(constant_id = 1) const uint RPT = 16;  // rows per lane (the host passes 
 // row; q6_k: one super-block). q4_0, q8_0 and f16 rows stay 16-byte aligned, whole texels; q6_k
 // rows are then only 2-byte aligned, so a chunk starts 0 or 2 bytes into a word (PHASED).
 layout(constant_id = 2) const bool PHASED = false;
-// W's rows interleaved in groups of one workgroup's (lanes x RPT) rows (q4_0, q8_0, f16; see
-// ops::upload_matmul_weight): one texel fetch reads the lanes' adjacent texels instead of a
-// texel of 8 rows a row apart (measured 10-45% faster on llvmpipe).
+// W's rows interleaved in groups of one workgroup's (lanes x RPT) rows, q6_k chunks padded to
+// whole texels (ops::upload_matmul_weight, interleaved_texel()): one texel fetch reads the
+// lanes' adjacent texels instead of a texel of 8 rows a row apart (up to 37% faster on
+// llvmpipe, bench/RESULTS.md).
 layout(constant_id = 3) const bool INTERLEAVED = false;
 
 #if HALF
@@ -109,6 +112,15 @@ layout(std430, binding = 2) writeonly buffer Part { float part[]; };
 
 #include "cpu_simd.glsl"
 
+// INTERLEAVED: the first texel of this lane's pass r over chunk `chunk` (nt texels a row) in
+// the workgroup's group of rows, where each chunk's rows take G nt texels (G = lanes RPT), pass
+// r's lanes r nt lanes of them, and a lane's texels follow `lanes` apart.
+uint interleaved_texel(uint chunk, uint r, uint nt) {
+    const uint lanes = gl_WorkGroupSize.x;
+    return p.w_off / 16u + gl_WorkGroupID.y * RPT * lanes * (p.row_bytes / 16u) + (chunk * RPT + r) * nt * lanes +
+           gl_LocalInvocationID.x;
+}
+
 #if F16
 #elif Q8_0
 // Element e (0..31) of block b is the signed byte 34 b + 2 + e of the chunk: word elem_word,
@@ -155,13 +167,9 @@ void main() {
         const uint row = row0 + r * gl_WorkGroupSize.x;
         uint wd[4u * NTX];
         if (INTERLEAVED) {
-            // Each chunk padded to whole texels (27, HALF: 14) and interleaved lane by lane as
-            // in main() below: the chunk starts at word 0, no phase to undo. Words 4 NTP and up
-            // are never read.
-            const uint lanes = gl_WorkGroupSize.x;
-            const uint t0 = p.w_off / 16u + gl_WorkGroupID.y * RPT * lanes * (p.row_bytes / 16u) +
-                            (chunk * RPT + r) * NTP * lanes + lane;
-            LOAD_TEXELS(wd, t0, NTP, lanes);
+            // Each chunk padded to whole texels (27, HALF: 14): it starts at word 0, no phase to
+            // undo. Words 4 NTP and up are never read.
+            LOAD_TEXELS(wd, interleaved_texel(chunk, r, NTP), NTP, gl_WorkGroupSize.x);
         } else {
             const uint at = p.w_off + min(row, p.m - 1u) * p.row_bytes + chunk * BB * NSB;  // byte, even
             const uint first = at / 4u, phase = first % 4u;
@@ -251,14 +259,8 @@ void main() {
     [[unroll]] for (uint r = 0u; r < RPT; ++r) {
         const uint row = row0 + r * gl_WorkGroupSize.x;
         uint wd[NT * 4u];  // the chunk's blocks as 32-bit words
-        if (INTERLEAVED) {
-            // Texel i of this lane's chunk is texel (c RPT + r) NT lanes + i lanes + lane of the
-            // workgroup's group of rows (ops::upload_matmul_weight), so the lanes read adjacent
-            // texels; the last group is padded with rows of zeros.
-            const uint lanes = gl_WorkGroupSize.x;
-            const uint t0 = p.w_off / 16u + gl_WorkGroupID.y * RPT * lanes * (p.row_bytes / 16u) +
-                            (chunk * RPT + r) * NT * lanes + lane;
-            LOAD_TEXELS(wd, t0, NT, lanes);
+        if (INTERLEAVED) {  // the last group is padded with rows of zeros
+            LOAD_TEXELS(wd, interleaved_texel(chunk, r, NT), NT, gl_WorkGroupSize.x);
         } else {
             const uint t0 = (p.w_off + min(row, p.m - 1u) * p.row_bytes) / 16u + chunk * NT;
             LOAD_TEXELS(wd, t0, NT, 1u);
