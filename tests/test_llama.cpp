@@ -124,11 +124,7 @@ TEST_F(LlamaTest, InterleavedWeightsGiveTheDenseLogits) {
         const std::vector<int32_t> tokens = {5, 9, 63, 0, 17, 33, 2};
         const auto interleaved = expect_interleaving_is_exact([&] {
             Llama model(*dev, w);
-            auto session = model.new_session();
-            auto out = model.logits(session, tokens, true);
-            const auto next = model.logits(session, {11});
-            out.insert(out.end(), next.begin(), next.end());
-            return out;
+            return prompt_then_step(model, tokens, 11);
         });
         const auto ref = reference::llama_forward(reference::LlamaF32::load(w, LlamaConfig::from_gguf(w)), tokens);
         EXPECT_NMSE_LE(ref, std::vector<float>(interleaved.begin(), interleaved.begin() + 7 * 64), 5e-4);

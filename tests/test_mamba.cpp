@@ -43,11 +43,7 @@ TEST_F(MambaTest, InterleavedWeightsGiveTheDenseLogits) {
         const models::QuantizedWeights w(f32, type);
         const auto got = expect_interleaving_is_exact([&] {
             models::Mamba model(*dev, w);
-            auto session = model.new_session();
-            auto out = model.logits(session, tokens, true);
-            const auto next = model.logits(session, {9});
-            out.insert(out.end(), next.begin(), next.end());
-            return out;
+            return prompt_then_step(model, tokens, 9);
         });
         EXPECT_NMSE_LE(reference::mamba_forward(w, tokens), std::vector<float>(got.begin(), got.end() - 53), 5e-4);
     }

@@ -136,11 +136,7 @@ TEST_F(Mamba2Test, InterleavedWeightsGiveTheDenseLogits) {
         const models::QuantizedWeights w(f32, type);
         const auto got = expect_interleaving_is_exact([&] {
             models::Mamba2 model(*dev, w);
-            auto session = model.new_session();
-            auto out = model.logits(session, tokens, true);
-            const auto next = model.logits(session, {2});
-            out.insert(out.end(), next.begin(), next.end());
-            return out;
+            return prompt_then_step(model, tokens, 2);
         });
         EXPECT_NMSE_LE(reference::mamba2_forward(w, tokens), std::vector<float>(got.begin(), got.end() - z.vocab), 5e-4);
     }

@@ -17,6 +17,17 @@ models::InMemoryWeights random_llama(int64_t vocab, int64_t dim, int64_t layers,
 models::InMemoryWeights random_mamba(int64_t vocab, int64_t dim, int64_t layers, int64_t state, int64_t rank,
                                      bool tied, uint32_t seed);
 
+// The logits of every position of `tokens` in a new session of `model`, then those of one
+// decode step on `next`, in one vector.
+template <class Model>
+std::vector<float> prompt_then_step(Model& model, const std::vector<int32_t>& tokens, int32_t next) {
+    auto session = model.new_session();
+    std::vector<float> out = model.logits(session, tokens, true);
+    const std::vector<float> step = model.logits(session, {next});
+    out.insert(out.end(), step.begin(), step.end());
+    return out;
+}
+
 // Runs `logits` (build a model, run it, return its logits) with models' matrices uploaded as
 // they are by default (on CPU devices interleaved for the CPU kernel) and again with
 // VKML_INTERLEAVE_WEIGHTS=0 (dense), expects the two bit for bit equal (the same kernel's
