@@ -141,9 +141,10 @@ WeightInfo weight_rows(const WeightInfo& w, int64_t first, int64_t count) {
 }
 
 Tensor upload_matmul_matrix(Device& dev, const WeightInfo& w, const std::string& name) {
-    const bool packable = w.dtype == DType::q4_0 || w.dtype == DType::q8_0 || w.dtype == DType::q6_k ||
-                          (w.dtype == DType::f16 && dev.caps().fp16_storage);
-    if (!packable || w.shape.size() != 2 || dtype_bytes(w.dtype, static_cast<uint64_t>(shape_numel(w.shape))) != w.bytes)
+    // What upload_weight would upload as it is goes to ops::upload_matmul_weight, which picks the
+    // layout (and which types it interleaves); the rest gets upload_weight's checks and errors.
+    const bool as_is = w.dtype == DType::f32 || is_quantized(w.dtype) || (w.dtype == DType::f16 && dev.caps().fp16_storage);
+    if (!as_is || w.shape.size() != 2 || dtype_bytes(w.dtype, static_cast<uint64_t>(shape_numel(w.shape))) != w.bytes)
         return upload_weight(dev, w, w.dtype, name);
     return ops::upload_matmul_weight(dev, w.dtype, w.shape, w.data, w.bytes);
 }

@@ -246,7 +246,7 @@ void run_gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) 
     // q6_k: one super-block).
     const std::string half_name = name + "_half";
     const Kernel* half_kernel = tail ? &dev.kernel(half_name, spec) : nullptr;
-    const uint64_t col_bytes = il ? 16 * chunks * il_units(w.dtype(), 512) : dtype_bytes(w.dtype(), 512 * chunks);
+    const uint64_t col_bytes = il ? il_row_bytes(w.dtype(), 512 * chunks) : dtype_bytes(w.dtype(), 512 * chunks);
     for_each_slice(n, nc, m, mc, [&](uint64_t n0, uint64_t nn, uint64_t m0, uint64_t mm) {
         uint64_t xo = 0, wo = 0, po = 0, yo = 0;
         const Binding xb = window_binding(dev, x, n0 * k * 4, nn * k * 4, Access::Read, xo);
@@ -401,7 +401,7 @@ bool gemv_cpu(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
 
 void gemv_cpu_interleaved(Stream& s, const Tensor& w, const Tensor& x, const Tensor& y) {
     const RowInterleave want = cpu_interleave(s.device());
-    if (w.interleave().lanes != want.lanes || w.interleave().rows_per_lane != want.rows_per_lane)
+    if (w.interleave() != want)
         fail(kOp, "w " + w.describe() + " was interleaved for another device: '" + s.device().caps().name +
                       "' reads groups of " + std::to_string(want.lanes) + "x" + std::to_string(want.rows_per_lane));
     if (!cpu_gemv_fits(s.device(), w, x))
@@ -456,7 +456,8 @@ Tensor upload_matmul_weight(Device& dev, DType dtype, const Shape& shape, const 
         layout = dev.caps().type == DeviceType::Cpu && !off ? WeightLayout::Interleave : WeightLayout::Dense;
     }
     // A group of rows must bind whole.
-    const uint64_t group_bytes = cpu_interleave(dev).group_rows() * il_row_bytes(dtype, static_cast<uint64_t>(shape[1]));
+    const RowInterleave ri = cpu_interleave(dev);
+    const uint64_t group_bytes = ri.group_rows() * il_row_bytes(dtype, static_cast<uint64_t>(shape[1]));
     const bool il = layout == WeightLayout::Interleave && cpu_gemv_takes(dev, dtype, shape[1]) &&
                     group_bytes <= std::min(window_cap(dev, cpu_w_align(dev)), cpu_w_texel_cap(dev));
     if (!il) return Tensor::from_host(dev, dtype, shape, data, bytes, Pool::Weights);
@@ -464,7 +465,6 @@ Tensor upload_matmul_weight(Device& dev, DType dtype, const Shape& shape, const 
     if (bytes != dtype_bytes(dtype, m * k))
         fail(op, std::to_string(bytes) + " bytes for " + std::string(dtype_name(dtype)) + shape_string(shape) +
                      ", which holds " + std::to_string(dtype_bytes(dtype, m * k)));
-    const RowInterleave ri = cpu_interleave(dev);
     const std::vector<uint8_t> packed = interleave_rows(dtype, m, k, static_cast<const uint8_t*>(data), ri);
     return Tensor::from_host_interleaved(dev, dtype, shape, ri, packed.data(), packed.size());
 }

@@ -382,7 +382,7 @@ void Stream::copy(const Tensor& src, const Tensor& dst) {
         throw Error(ErrorKind::InvalidArgument, "copy needs two tensors of equal byte size, got " +
                                                     (src ? src.describe() : std::string("empty")) + " and " +
                                                     (dst ? dst.describe() : std::string("empty")));
-    if (src.interleave().lanes != dst.interleave().lanes || src.interleave().rows_per_lane != dst.interleave().rows_per_lane)
+    if (src.interleave() != dst.interleave())
         throw Error(ErrorKind::InvalidArgument, "copy between " + src.describe() + " and " + dst.describe() +
                                                     ": their rows are in different orders");
     const uint64_t so = src.buffer()->vk_offset() + src.offset();

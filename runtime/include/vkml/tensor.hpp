@@ -29,6 +29,7 @@ struct RowInterleave {
     uint32_t lanes = 0, rows_per_lane = 0;
     uint64_t group_rows() const { return uint64_t{lanes} * rows_per_lane; }
     explicit operator bool() const { return lanes != 0; }
+    bool operator==(const RowInterleave&) const = default;
 };
 
 class Tensor {
